@@ -1,0 +1,50 @@
+import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
+import type { EventCodecRegistry } from '../codec/event-codec-registry.ts'
+import type { Interceptor } from '../extensions/interceptor.ts'
+import type { Listener } from '../extensions/listener.ts'
+import type { TapHub } from '../extensions/tap.ts'
+import type { Logger } from '../logger.ts'
+import type { Journal } from '../persistence/journal.ts'
+import type { SnapshotStore } from '../persistence/snapshot-store.ts'
+
+/** When the gateway writes aggregate snapshots. */
+export type SnapshotPolicy = { readonly every: number } | 'manual'
+
+/** Passivation: how long an idle aggregate stays live, and how many may be live at once. */
+export interface PassivationConfig {
+  /** Stop an aggregate after this long without commands. Default 600,000 ms (10 minutes). */
+  readonly idleTimeoutMs?: number
+  /** At most this many live aggregates; the least recently used idle one goes first. Default 100,000. */
+  readonly maxLive?: number
+}
+
+/** Supervision: how often one aggregate may fail before its commands are refused for a while. */
+export interface RestartLimit {
+  /** Default 3. */
+  readonly maxRestarts: number
+  /** Default 60,000 ms. */
+  readonly withinMs: number
+}
+
+/** Everything the gateway actor needs. The builder fills it; it can also be built by hand. */
+export interface GatewayConfig {
+  readonly aggregates: readonly AnyAggregate[]
+  readonly journal: Journal
+  readonly snapshotStore?: SnapshotStore | undefined
+  readonly snapshotPolicy?: SnapshotPolicy | undefined
+  readonly snapshotKeepLast?: number | undefined
+  readonly recoveryPermits?: number | undefined
+  readonly passivation?: PassivationConfig | undefined
+  readonly restartLimit?: RestartLimit | undefined
+  /** Command ids remembered per aggregate for idempotency. Default 100. */
+  readonly dedupeWindow?: number | undefined
+  readonly codecs?: EventCodecRegistry | undefined
+  readonly interceptors?: readonly Interceptor[] | undefined
+  readonly listeners?: readonly Listener[] | undefined
+  readonly taps?: TapHub | undefined
+  readonly logger?: Logger | undefined
+  /** Stamped into every event's metadata as `writerId` when set. */
+  readonly writerId?: string | undefined
+  /** Size limit of an aggregate id, in UTF-16 code units. Default 16,384. */
+  readonly maxIdLength?: number | undefined
+}

@@ -1,0 +1,947 @@
+import type { ActorLogic, ActorSystem, AnyActorRef, AnyActorScope, AnyMachineSnapshot, Snapshot } from 'xstate'
+
+type AnyActorSystem = ActorSystem<any>
+import { createActor } from 'xstate'
+import { type AnyAggregate, runDecide } from '../aggregate/define-aggregate.ts'
+import { foldEvents } from '../aggregate/replay.ts'
+import { validateEvents } from '../aggregate/validate-events.ts'
+import type { DomainEvent } from '../codec/event-codec-registry.ts'
+import {
+  ConcurrencyError,
+  RecoveryError,
+  StatesourceError,
+  isStatesourceError,
+} from '../errors.ts'
+import { runInterceptors } from '../extensions/interceptor.ts'
+import { hashOf } from '../internal/hash.ts'
+import { consoleLogger, type Logger } from '../logger.ts'
+import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
+import type { GatewayConfig } from './gateway-config.ts'
+import { RecoveryPermits } from './recovery-permits.ts'
+
+/** Per-call options of a command. */
+export interface SendOptions {
+  /** Reject with a conflict unless the aggregate is at this version (number of events). */
+  readonly expectedVersion?: number
+  /** Idempotency key: a retry with the same id returns the first result; a different payload is refused. */
+  readonly commandId?: string
+  /** Stored with every event of the command (correlation, causation, user, ...). */
+  readonly metadata?: EventMetadata
+  /** Give up waiting after this long (the command may still complete; retry with the same commandId). */
+  readonly timeoutMs?: number
+  /** Abort: a command that has not started yet is dropped and writes nothing. */
+  readonly signal?: AbortSignal
+}
+
+/** The reply to a command: its persisted envelopes, the aggregate's new version and its global ordering. */
+export interface SendResult {
+  readonly persistenceId: string
+  readonly events: readonly EventEnvelope[]
+  /** The aggregate's version after the command: the sequence number of its last event. */
+  readonly version: number
+  /** The global ordering of the command's last event (0 when it produced none): wait for it on a projection. */
+  readonly ordering: number
+  /** True when this is the stored result of an earlier command with the same commandId. */
+  readonly duplicate: boolean
+}
+
+/** The message the gateway receives for each command. Use a repository rather than sending it by hand. */
+export interface GatewayCommandEvent {
+  readonly type: 'statesource.command'
+  readonly aggregateType: string
+  readonly id: string
+  readonly command: { readonly type: string }
+  readonly options?: SendOptions
+  /** Called exactly once with the result or a typed error. */
+  readonly reply?: (result: SendResult | StatesourceError) => void
+  /** Or: an actor that receives `{ type: 'statesource.reply', result }` / `{ type: 'statesource.failure', error }`. */
+  readonly replyTo?: AnyActorRef
+}
+
+type InternalEvent =
+  | { type: 'statesource.recovered'; pid: string; generation: number; state: AnyMachineSnapshot; seqNr: number }
+  | { type: 'statesource.recovery-failed'; pid: string; generation: number; error: StatesourceError }
+  | {
+      type: 'statesource.persisted'
+      pid: string
+      generation: number
+      work: Work
+      envelopes: readonly EventEnvelope[]
+      events: readonly DomainEvent[]
+      trial: AnyMachineSnapshot
+    }
+  | { type: 'statesource.persist-failed'; pid: string; generation: number; work: Work; error: Error }
+  | { type: 'statesource.passivate'; pid: string; generation: number; reason: 'idle' | 'lru' }
+  | { type: 'statesource.sweep' }
+
+/** Every event the gateway logic handles. */
+export type GatewayEvent = GatewayCommandEvent | InternalEvent | { type: 'xstate.stop' } | { type: string; error?: unknown }
+
+/** Counters exposed on the gateway snapshot. */
+export interface GatewayStats {
+  live: number
+  recovering: number
+  commands: number
+  persistedEvents: number
+  rejected: number
+  failed: number
+  passivated: number
+  restarts: number
+}
+
+/** The gateway actor's snapshot. `context.runtime` is internal; `getPersistedSnapshot` keeps only stats. */
+export type GatewaySnapshot = Snapshot<undefined> & {
+  context: { readonly runtime: GatewayRuntime; readonly stats: GatewayStats }
+}
+
+interface Work {
+  readonly message: GatewayCommandEvent
+  readonly metadata: EventMetadata
+  done: boolean
+}
+
+interface DedupeEntry {
+  readonly hash: string
+  readonly fromSeqNr: number
+  readonly toSeqNr: number
+  readonly ordering: number
+}
+
+interface Entity {
+  readonly pid: string
+  readonly id: string
+  readonly aggregate: AnyAggregate
+  readonly generation: number
+  phase: 'recovering' | 'ready' | 'busy'
+  state: AnyMachineSnapshot | undefined
+  ref: AnyActorRef | undefined
+  seqNr: number
+  eventsSinceSnapshot: number
+  readonly queue: GatewayCommandEvent[]
+  lastUsed: number
+  dedupe: Map<string, DedupeEntry> | undefined
+}
+
+interface Health {
+  restarts: number[]
+  failingUntil: number
+}
+
+const SNAPSHOT_FORMAT = 'statesource.snapshot.v1'
+
+/**
+ * The gateway's working state. One instance per gateway actor; it is only touched from the actor's
+ * transition and from the async work each entity does one command at a time.
+ */
+export class GatewayRuntime {
+  readonly stats: GatewayStats = {
+    live: 0,
+    recovering: 0,
+    commands: 0,
+    persistedEvents: 0,
+    rejected: 0,
+    failed: 0,
+    passivated: 0,
+    restarts: 0,
+  }
+  readonly #entities = new Map<string, Entity>()
+  readonly #health = new Map<string, Health>()
+  readonly #aggregates = new Map<string, AnyAggregate>()
+  readonly #permits: RecoveryPermits
+  readonly #logger: Logger
+  readonly #idleMs: number
+  readonly #maxLive: number
+  readonly #dedupeWindow: number
+  readonly #maxIdLength: number
+  readonly #restartLimit: { maxRestarts: number; withinMs: number }
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #scope: AnyActorScope | undefined
+  #generation = 0
+  #sweeper: ReturnType<typeof setInterval> | undefined
+  #accepting = true
+
+  constructor(readonly config: GatewayConfig) {
+    for (const aggregate of config.aggregates) this.#aggregates.set(aggregate.type, aggregate)
+    this.#permits = new RecoveryPermits(config.recoveryPermits ?? 8)
+    this.#logger = config.logger ?? consoleLogger
+    this.#idleMs = config.passivation?.idleTimeoutMs ?? 600_000
+    this.#maxLive = config.passivation?.maxLive ?? 100_000
+    this.#dedupeWindow = config.dedupeWindow ?? 100
+    this.#maxIdLength = config.maxIdLength ?? 16_384
+    this.#restartLimit = config.restartLimit ?? { maxRestarts: 3, withinMs: 60_000 }
+  }
+
+  attach(scope: AnyActorScope): void {
+    this.#scope = scope
+  }
+
+  start(): void {
+    if (this.#sweeper || !Number.isFinite(this.#idleMs)) return
+    const every = Math.max(10, Math.min(this.#idleMs / 2, 30_000))
+    this.#sweeper = setInterval(() => this.#self?.send({ type: 'statesource.sweep' }), every)
+    this.#sweeper.unref?.()
+  }
+
+  get #self(): AnyActorRef | undefined {
+    return this.#scope?.self
+  }
+
+  /** Whether an aggregate is live (recovered and in memory). */
+  isLive(persistenceId: string): boolean {
+    return this.#entities.get(persistenceId)?.phase !== undefined
+  }
+
+  /** The live machine snapshot of an aggregate, if it is in memory. */
+  liveState(persistenceId: string): AnyMachineSnapshot | undefined {
+    return this.#entities.get(persistenceId)?.state
+  }
+
+  /** The persistence ids of live aggregates, least recently used first. */
+  liveIds(): string[] {
+    return [...this.#entities.keys()]
+  }
+
+  handle(event: GatewayEvent): void {
+    switch (event.type) {
+      case 'statesource.command':
+        return this.#accept(event as GatewayCommandEvent)
+      case 'statesource.recovered':
+        return this.#onRecovered(event as Extract<InternalEvent, { type: 'statesource.recovered' }>)
+      case 'statesource.recovery-failed':
+        return this.#onRecoveryFailed(event as Extract<InternalEvent, { type: 'statesource.recovery-failed' }>)
+      case 'statesource.persisted':
+        return this.#onPersisted(event as Extract<InternalEvent, { type: 'statesource.persisted' }>)
+      case 'statesource.persist-failed':
+        return this.#onPersistFailed(event as Extract<InternalEvent, { type: 'statesource.persist-failed' }>)
+      case 'statesource.passivate': {
+        const e = event as Extract<InternalEvent, { type: 'statesource.passivate' }>
+        const entity = this.#entities.get(e.pid)
+        if (entity && entity.generation === e.generation) this.#passivate(entity, e.reason)
+        return
+      }
+      case 'statesource.sweep':
+        return this.#sweep()
+      case 'xstate.stop':
+        return this.stopNow()
+      default:
+        if (event.type.startsWith('xstate.error.actor.')) {
+          return this.#onChildError(event.type.slice('xstate.error.actor.'.length), (event as { error?: unknown }).error)
+        }
+    }
+  }
+
+  /** Stops accepting commands, waits for in-flight work, then stops every child. */
+  async drain(): Promise<void> {
+    this.#accepting = false
+    while (this.#inFlight.size > 0 || [...this.#entities.values()].some((e) => e.phase !== 'ready' || e.queue.length)) {
+      await Promise.allSettled([...this.#inFlight])
+      await new Promise((r) => setImmediate(r))
+    }
+  }
+
+  /** Immediate stop: refuse what is queued, stop all children. In-flight appends still complete and reply. */
+  stopNow(): void {
+    this.#accepting = false
+    if (this.#sweeper) clearInterval(this.#sweeper)
+    this.#sweeper = undefined
+    for (const entity of this.#entities.values()) {
+      for (const message of entity.queue.splice(0)) {
+        this.#reply(message, gatewayStopped())
+      }
+      this.#stopChild(entity)
+    }
+    this.#entities.clear()
+    this.stats.live = 0
+  }
+
+  // ---- command intake -------------------------------------------------------------------------
+
+  #accept(message: GatewayCommandEvent): void {
+    this.stats.commands++
+    if (!this.#accepting) return this.#reply(message, gatewayStopped())
+    const problem = this.#validateMessage(message)
+    if (problem) return this.#reply(message, problem)
+    const aggregate = this.#aggregates.get(message.aggregateType)!
+    const pid = aggregate.persistenceId(message.id)
+    const health = this.#health.get(pid)
+    if (health && health.failingUntil > Date.now()) {
+      return this.#reply(
+        message,
+        new StatesourceError(
+          'AGGREGATE_FAILING',
+          `Aggregate "${pid}" failed ${this.#restartLimit.maxRestarts} times within ${this.#restartLimit.withinMs} ms and is refused until ${new Date(health.failingUntil).toISOString()}. Check the logs for its errors (a throwing action in its machine?).`,
+        ),
+      )
+    }
+    this.#inspect('@statesource.command', { persistenceId: pid, command: message.command, phase: 'received', correlationId: message.options?.metadata?.correlationId })
+    let entity = this.#entities.get(pid)
+    if (entity) {
+      // Move to the most recently used end.
+      this.#entities.delete(pid)
+      this.#entities.set(pid, entity)
+      entity.lastUsed = Date.now()
+      entity.queue.push(message)
+      if (entity.phase === 'ready') this.#pump(entity)
+      return
+    }
+    entity = this.#createEntity(aggregate, message.id, pid)
+    entity.queue.push(message)
+    this.#evictOverflow()
+  }
+
+  #validateMessage(message: GatewayCommandEvent): StatesourceError | undefined {
+    if (!this.#aggregates.has(message.aggregateType)) {
+      return new StatesourceError(
+        'NOT_CONFIGURED',
+        `This gateway has no aggregate "${message.aggregateType}". Register it with the builder's withAggregate().`,
+      )
+    }
+    if (typeof message.id !== 'string' || message.id.length === 0) {
+      return new StatesourceError('INVALID_INPUT', `The aggregate id must be a non-empty string, got ${JSON.stringify(message.id)}.`)
+    }
+    if (message.id.length > this.#maxIdLength) {
+      return new StatesourceError(
+        'INVALID_INPUT',
+        `The aggregate id is ${message.id.length} characters long; the limit is ${this.#maxIdLength} (gateway maxIdLength).`,
+      )
+    }
+    const command = message.command as unknown
+    if (typeof command !== 'object' || command === null || typeof (command as { type?: unknown }).type !== 'string') {
+      return new StatesourceError(
+        'INVALID_INPUT',
+        `A command must be an object with a string "type", got ${safeDescribe(command)}.`,
+      )
+    }
+    const options = message.options
+    if (options?.expectedVersion !== undefined && !(Number.isInteger(options.expectedVersion) && options.expectedVersion >= 0)) {
+      return new StatesourceError('INVALID_INPUT', `expectedVersion must be a non-negative integer, got ${options.expectedVersion}.`)
+    }
+    if (options?.commandId !== undefined && (typeof options.commandId !== 'string' || options.commandId.length === 0)) {
+      return new StatesourceError('INVALID_INPUT', `commandId must be a non-empty string, got ${JSON.stringify(options.commandId)}.`)
+    }
+    return undefined
+  }
+
+  #createEntity(aggregate: AnyAggregate, id: string, pid: string): Entity {
+    const entity: Entity = {
+      pid,
+      id,
+      aggregate,
+      generation: ++this.#generation,
+      phase: 'recovering',
+      state: undefined,
+      ref: undefined,
+      seqNr: 0,
+      eventsSinceSnapshot: 0,
+      queue: [],
+      lastUsed: Date.now(),
+      dedupe: undefined,
+    }
+    this.#entities.set(pid, entity)
+    this.stats.recovering++
+    this.#track(this.#recover(entity))
+    return entity
+  }
+
+  // ---- recovery -------------------------------------------------------------------------------
+
+  async #recover(entity: Entity): Promise<void> {
+    const release = await this.#permits.acquire()
+    try {
+      const { aggregate, pid } = entity
+      let state = aggregate.runtime.initial()
+      let fromSeqNr = 1
+      let dedupe: [string, DedupeEntry][] = []
+      const store = this.config.snapshotStore
+      if (store) {
+        let stored: Awaited<ReturnType<typeof store.load>>
+        try {
+          stored = await store.load(pid)
+        } catch (error) {
+          this.#logger.warn(`Loading the snapshot of "${pid}" failed; recovering from the journal alone.`, { error })
+        }
+        const body = stored?.state as { format?: string; machine?: unknown; dedupe?: [string, DedupeEntry][] } | undefined
+        if (stored && stored.machineVersion === aggregate.version && body?.format === SNAPSHOT_FORMAT) {
+          try {
+            state = aggregate.runtime.restore(body.machine)
+            fromSeqNr = stored.seqNr + 1
+            dedupe = body.dedupe ?? []
+          } catch (error) {
+            this.#logger.warn(`The snapshot of "${pid}" could not be restored; replaying the journal.`, { error })
+            state = aggregate.runtime.initial()
+          }
+        }
+      }
+      const envelopes = await this.config.journal.replay(pid, { fromSeqNr })
+      state = foldEvents(aggregate, this.config.codecs, state, envelopes)
+      let seqNr = envelopes.at(-1)?.seqNr ?? fromSeqNr - 1
+      if (envelopes.length === 0 && fromSeqNr > 1) {
+        // Snapshot ahead of a truncated journal: trust the journal's highest number for the next append.
+        seqNr = Math.max(fromSeqNr - 1, await this.config.journal.highestSeqNr(pid))
+      }
+      const dedupeMap = new Map(dedupe)
+      for (const envelope of envelopes) this.#rememberFromEnvelope(dedupeMap, envelope)
+      this.#trimDedupe(dedupeMap)
+      entity.dedupe = dedupeMap.size > 0 ? dedupeMap : undefined
+      entity.eventsSinceSnapshot = envelopes.length
+      this.#self?.send({ type: 'statesource.recovered', pid, generation: entity.generation, state, seqNr })
+    } catch (error) {
+      const failure = isStatesourceError(error)
+        ? error
+        : new RecoveryError(entity.pid, `Recovering "${entity.pid}" failed: ${(error as Error)?.message ?? error}`, {
+            cause: error,
+          })
+      this.#self?.send({ type: 'statesource.recovery-failed', pid: entity.pid, generation: entity.generation, error: failure })
+    } finally {
+      release()
+    }
+  }
+
+  #rememberFromEnvelope(map: Map<string, DedupeEntry>, envelope: EventEnvelope): void {
+    const commandId = envelope.metadata.commandId
+    const hash = envelope.metadata.commandHash
+    if (typeof commandId !== 'string' || typeof hash !== 'string') return
+    const prev = map.get(commandId)
+    map.delete(commandId)
+    map.set(commandId, {
+      hash,
+      fromSeqNr: prev && prev.toSeqNr === envelope.seqNr - 1 ? prev.fromSeqNr : envelope.seqNr,
+      toSeqNr: envelope.seqNr,
+      ordering: envelope.ordering,
+    })
+  }
+
+  #trimDedupe(map: Map<string, DedupeEntry>): void {
+    while (map.size > this.#dedupeWindow) map.delete(map.keys().next().value as string)
+  }
+
+  #onRecovered(event: Extract<InternalEvent, { type: 'statesource.recovered' }>): void {
+    const entity = this.#entities.get(event.pid)
+    if (!entity || entity.generation !== event.generation) return
+    this.stats.recovering--
+    this.stats.live++
+    entity.seqNr = event.seqNr
+    entity.state = event.state
+    entity.phase = 'ready'
+    const scope = this.#scope
+    if (scope) {
+      const child = createActor(entity.aggregate.machine, {
+        parent: scope.self,
+        id: entity.pid,
+        systemId: `statesource:${entity.pid}`,
+        snapshot: entity.aggregate.runtime.persist(event.state) as never,
+      })
+      entity.ref = child
+      scope.defer(() => {
+        if (entity.ref === child) child.start()
+      })
+    }
+    this.#inspect('@statesource.recovered', { persistenceId: entity.pid, seqNr: entity.seqNr })
+    this.#pump(entity)
+  }
+
+  #onRecoveryFailed(event: Extract<InternalEvent, { type: 'statesource.recovery-failed' }>): void {
+    const entity = this.#entities.get(event.pid)
+    if (!entity || entity.generation !== event.generation) return
+    this.stats.recovering--
+    this.#entities.delete(entity.pid)
+    this.#logger.error(event.error.message, { persistenceId: entity.pid, error: event.error })
+    this.#inspect('@statesource.recovery-failed', { persistenceId: entity.pid, error: event.error.message })
+    for (const message of entity.queue.splice(0)) this.#reply(message, event.error)
+  }
+
+  // ---- command processing ---------------------------------------------------------------------
+
+  #pump(entity: Entity): void {
+    while (entity.phase === 'ready' && entity.queue.length > 0) {
+      const message = entity.queue.shift()!
+      if (message.options?.signal?.aborted) {
+        this.#reply(message, aborted(entity.pid, message.command.type))
+        continue
+      }
+      entity.phase = 'busy'
+      this.#track(this.#process(entity, message))
+    }
+  }
+
+  async #process(entity: Entity, message: GatewayCommandEvent): Promise<void> {
+    const { aggregate, pid } = entity
+    const options = message.options ?? {}
+    const command = message.command
+    let metadata: EventMetadata = options.metadata ? { ...options.metadata } : {}
+    if (this.config.writerId !== undefined) metadata.writerId = this.config.writerId
+    try {
+      // Idempotency: the same command id returns the first result; another payload under it is refused.
+      let hash: string | undefined
+      if (options.commandId !== undefined) {
+        hash = hashOf(command)
+        const seen = entity.dedupe?.get(options.commandId)
+        if (seen) {
+          if (seen.hash !== hash) {
+            throw new StatesourceError(
+              'IDEMPOTENCY_CONFLICT',
+              `Command id "${options.commandId}" was already used on "${pid}" for a different command payload. Use a new command id for a new command.`,
+            )
+          }
+          const events = seen.toSeqNr >= seen.fromSeqNr
+            ? await this.config.journal.replay(pid, { fromSeqNr: seen.fromSeqNr, toSeqNr: seen.toSeqNr })
+            : []
+          return this.#finish(entity, message, {
+            persistenceId: pid,
+            events,
+            version: entity.seqNr,
+            ordering: seen.ordering,
+            duplicate: true,
+          })
+        }
+        metadata = { ...metadata, commandId: options.commandId, commandHash: hash }
+      }
+      if (options.expectedVersion !== undefined && options.expectedVersion !== entity.seqNr) {
+        throw new ConcurrencyError(pid, options.expectedVersion, entity.seqNr)
+      }
+      const state = entity.state!
+      const interceptors = this.config.interceptors
+      if (interceptors && interceptors.length > 0) {
+        metadata = await runInterceptors(interceptors, {
+          command,
+          metadata,
+          aggregateType: aggregate.type,
+          id: entity.id,
+          persistenceId: pid,
+          state,
+          version: entity.seqNr,
+        })
+        this.#inspect('@statesource.command', { persistenceId: pid, command, phase: 'intercepted', correlationId: metadata.correlationId })
+      }
+      const events = runDecide(aggregate, command, state, { id: entity.id, persistenceId: pid, version: entity.seqNr, metadata })
+      if (events.length === 0) {
+        if (options.commandId !== undefined && hash !== undefined) {
+          entity.dedupe ??= new Map()
+          entity.dedupe.set(options.commandId, { hash, fromSeqNr: 1, toSeqNr: 0, ordering: 0 })
+          this.#trimDedupe(entity.dedupe)
+        }
+        return this.#finish(entity, message, { persistenceId: pid, events: [], version: entity.seqNr, ordering: 0, duplicate: false })
+      }
+      const trial = validateEvents(aggregate, pid, command.type, state, events)
+      const newEvents: NewEvent[] = events.map((event) => {
+        const { type, ...payload } = event as { type: string; [k: string]: unknown }
+        return { type, version: aggregate.eventVersion(type), payload, tags: aggregate.tagsFor(event), metadata }
+      })
+      const work: Work = { message, metadata, done: false }
+      let outcome: Awaited<ReturnType<typeof this.config.journal.append>>[number] | undefined
+      try {
+        ;[outcome] = await this.config.journal.append([{ persistenceId: pid, expectedSeqNr: entity.seqNr, events: newEvents }])
+      } catch (error) {
+        this.#self?.send({ type: 'statesource.persist-failed', pid, generation: entity.generation, work, error: error as Error })
+        return
+      }
+      if (!outcome) throw new StatesourceError('JOURNAL_FAILURE', `The journal returned no outcome for "${pid}".`)
+      if (!outcome.ok) {
+        this.#self?.send({ type: 'statesource.persist-failed', pid, generation: entity.generation, work, error: outcome.error })
+        return
+      }
+      this.#self?.send({
+        type: 'statesource.persisted',
+        pid,
+        generation: entity.generation,
+        work,
+        envelopes: outcome.envelopes,
+        events: events as DomainEvent[],
+        trial,
+      })
+      if (!work.done) {
+        // The gateway stopped (or the entity was replaced) before it could apply: the events are durable.
+        this.#reply(message, {
+          persistenceId: pid,
+          events: outcome.envelopes,
+          version: outcome.envelopes.at(-1)!.seqNr,
+          ordering: outcome.envelopes.at(-1)!.ordering,
+          duplicate: false,
+        })
+      }
+    } catch (error) {
+      const failure = toStatesourceError(error, pid)
+      if (failure.code === 'COMMAND_REJECTED' || failure.code === 'UNKNOWN_COMMAND') this.stats.rejected++
+      else this.stats.failed++
+      this.#inspect('@statesource.command', {
+        persistenceId: pid,
+        command,
+        phase: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
+        error: failure.message,
+        correlationId: metadata.correlationId,
+      })
+      this.config.taps?.hasCommandTaps &&
+        this.config.taps.publishCommand({
+          aggregateType: aggregate.type,
+          id: entity.id,
+          persistenceId: pid,
+          command,
+          metadata,
+          outcome: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
+          error: failure,
+        })
+      this.#finish(entity, message, failure)
+    }
+  }
+
+  #finish(entity: Entity, message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+    this.#reply(message, result)
+    if (this.#entities.get(entity.pid) === entity && entity.phase === 'busy') {
+      entity.phase = 'ready'
+      entity.lastUsed = Date.now()
+      this.#pump(entity)
+    }
+  }
+
+  #onPersisted(event: Extract<InternalEvent, { type: 'statesource.persisted' }>): void {
+    const { work, envelopes, events } = event
+    const entity = this.#entities.get(event.pid)
+    const last = envelopes.at(-1)!
+    const result: SendResult = {
+      persistenceId: event.pid,
+      events: envelopes,
+      version: last.seqNr,
+      ordering: last.ordering,
+      duplicate: false,
+    }
+    work.done = true
+    this.stats.persistedEvents += envelopes.length
+    if (!entity || entity.generation !== event.generation) {
+      this.#reply(work.message, result)
+      return
+    }
+    // Apply to the live actor: custom actions run here, once, and inspection sees the domain events.
+    entity.seqNr = last.seqNr
+    entity.eventsSinceSnapshot += envelopes.length
+    let childFailed: unknown
+    const ref = entity.ref
+    if (ref) {
+      for (const domainEvent of events) ref.send(domainEvent)
+      const snap = ref.getSnapshot() as AnyMachineSnapshot
+      if (snap.status === 'error') childFailed = snap.error
+      else entity.state = snap.status === 'active' || snap.status === 'done' ? snap : event.trial
+    } else {
+      entity.state = event.trial
+    }
+    const live = entity.state
+    if (childFailed === undefined && live && live !== event.trial && entity.ref) {
+      // Live and trial states must agree; if they do not, a machine is non-deterministic.
+      if (JSON.stringify(live.value) !== JSON.stringify(event.trial.value)) {
+        childFailed = new StatesourceError(
+          'RECOVERY_FAILED',
+          `The live actor of "${entity.pid}" reached ${JSON.stringify(live.value)} but the replayed chart reached ${JSON.stringify(event.trial.value)}: the machine is not deterministic.`,
+        )
+      }
+    }
+    const metadata = work.metadata
+    if (metadata.commandId !== undefined && metadata.commandHash !== undefined) {
+      entity.dedupe ??= new Map()
+      entity.dedupe.set(metadata.commandId, {
+        hash: metadata.commandHash,
+        fromSeqNr: envelopes[0]!.seqNr,
+        toSeqNr: last.seqNr,
+        ordering: last.ordering,
+      })
+      this.#trimDedupe(entity.dedupe)
+    }
+    this.#inspect('@statesource.persisted', {
+      persistenceId: entity.pid,
+      seqNr: last.seqNr,
+      ordering: last.ordering,
+      events: events.map((e) => e.type),
+      correlationId: metadata.correlationId,
+    })
+    this.#runListeners(entity, events, envelopes)
+    this.#reply(work.message, result)
+    const taps = this.config.taps
+    if (taps) {
+      taps.publishEvents(envelopes, events)
+      if (taps.hasCommandTaps) {
+        taps.publishCommand({
+          aggregateType: entity.aggregate.type,
+          id: entity.id,
+          persistenceId: entity.pid,
+          command: work.message.command,
+          metadata,
+          outcome: 'persisted',
+        })
+      }
+    }
+    if (childFailed !== undefined) {
+      this.#childFailed(entity, childFailed)
+      return
+    }
+    this.#maybeSnapshot(entity)
+    entity.phase = 'ready'
+    entity.lastUsed = Date.now()
+    this.#pump(entity)
+  }
+
+  #runListeners(entity: Entity, events: readonly DomainEvent[], envelopes: readonly EventEnvelope[]): void {
+    const listeners = this.config.listeners
+    if (!listeners || listeners.length === 0) return
+    for (let i = 0; i < events.length; i++) {
+      for (const listener of listeners) {
+        if (listener.aggregates && !listener.aggregates.includes(entity.aggregate.type)) continue
+        try {
+          listener.onEvent(events[i]!, envelopes[i]!)
+        } catch (error) {
+          this.#logger.warn(
+            `Listener "${listener.name}" threw on event ${envelopes[i]!.seqNr} of "${entity.pid}": ${(error as Error)?.message ?? error}. The command still succeeded: its events are durable.`,
+            { listener: listener.name, persistenceId: entity.pid, error },
+          )
+          this.#inspect('@statesource.listener-failed', {
+            listener: listener.name,
+            persistenceId: entity.pid,
+            seqNr: envelopes[i]!.seqNr,
+            error: (error as Error)?.message ?? String(error),
+          })
+        }
+      }
+    }
+  }
+
+  #onPersistFailed(event: Extract<InternalEvent, { type: 'statesource.persist-failed' }>): void {
+    const entity = this.#entities.get(event.pid)
+    const failure = toStatesourceError(event.error, event.pid)
+    event.work.done = true
+    this.stats.failed++
+    this.#inspect('@statesource.command', {
+      persistenceId: event.pid,
+      command: event.work.message.command,
+      phase: 'failed',
+      error: failure.message,
+      correlationId: event.work.metadata.correlationId,
+    })
+    if (!entity || entity.generation !== event.generation) {
+      this.#reply(event.work.message, failure)
+      return
+    }
+    if (failure.code === 'SERIALIZATION_FAILED' || failure.code === 'INVALID_INPUT') {
+      // Nothing was written and memory was not touched: the entity stays valid.
+      this.#finish(entity, event.work.message, failure)
+      return
+    }
+    // A conflict or a journal failure: memory may be behind the journal. Drop and recover afresh.
+    this.#reply(event.work.message, failure)
+    this.#replaceEntity(entity)
+  }
+
+  /** Drops an entity and re-queues its waiting commands on a freshly recovered one. */
+  #replaceEntity(entity: Entity): void {
+    const waiting = entity.queue.splice(0)
+    this.#stopChild(entity)
+    this.#entities.delete(entity.pid)
+    if (entity.phase !== 'recovering') this.stats.live--
+    if (waiting.length > 0 && this.#accepting) {
+      const fresh = this.#createEntity(entity.aggregate, entity.id, entity.pid)
+      fresh.queue.push(...waiting)
+    }
+  }
+
+  #onChildError(childId: string, error: unknown): void {
+    const entity = this.#entities.get(childId)
+    if (!entity || !entity.ref || entity.ref.id !== childId) return
+    if (entity.phase === 'busy') return // handled when its persisted event is applied
+    this.#childFailed(entity, error)
+  }
+
+  #childFailed(entity: Entity, error: unknown): void {
+    this.stats.restarts++
+    const message = (error as Error)?.message ?? String(error)
+    this.#logger.error(
+      `The live actor of "${entity.pid}" failed: ${message}. Its events are durable; it will be recovered from the journal on its next command.`,
+      { persistenceId: entity.pid, error },
+    )
+    this.#inspect('@statesource.aggregate-failed', { persistenceId: entity.pid, error: message })
+    const now = Date.now()
+    const health = this.#health.get(entity.pid) ?? { restarts: [], failingUntil: 0 }
+    health.restarts = health.restarts.filter((t) => now - t < this.#restartLimit.withinMs)
+    health.restarts.push(now)
+    if (health.restarts.length > this.#restartLimit.maxRestarts) {
+      health.failingUntil = now + this.#restartLimit.withinMs
+      health.restarts = []
+    }
+    this.#health.set(entity.pid, health)
+    if (health.failingUntil > now) {
+      const waiting = entity.queue.splice(0)
+      this.#stopChild(entity)
+      this.#entities.delete(entity.pid)
+      this.stats.live--
+      for (const m of waiting) this.#accept(m)
+      return
+    }
+    this.#replaceEntity(entity)
+  }
+
+  // ---- snapshots and passivation --------------------------------------------------------------
+
+  #maybeSnapshot(entity: Entity, force = false): void {
+    const store = this.config.snapshotStore
+    const policy = this.config.snapshotPolicy ?? 'manual'
+    if (!store || !entity.state || entity.eventsSinceSnapshot === 0) return
+    if (!force && (policy === 'manual' || entity.eventsSinceSnapshot < policy.every)) return
+    entity.eventsSinceSnapshot = 0
+    const snapshot = {
+      persistenceId: entity.pid,
+      seqNr: entity.seqNr,
+      state: {
+        format: SNAPSHOT_FORMAT,
+        machine: entity.aggregate.runtime.persist(entity.state),
+        dedupe: entity.dedupe ? [...entity.dedupe] : [],
+      },
+      machineVersion: entity.aggregate.version,
+      timestamp: Date.now(),
+    }
+    this.#track(
+      store.save(snapshot, { keepLast: this.config.snapshotKeepLast ?? 1 }).catch((error) => {
+        this.#logger.warn(`Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`, {
+          persistenceId: entity.pid,
+          error,
+        })
+      }),
+    )
+  }
+
+  #passivate(entity: Entity, reason: 'idle' | 'lru'): void {
+    if (entity.phase !== 'ready' || entity.queue.length > 0) return
+    this.#maybeSnapshot(entity, true)
+    this.#stopChild(entity)
+    this.#entities.delete(entity.pid)
+    this.stats.live--
+    this.stats.passivated++
+    this.#inspect('@statesource.passivated', { persistenceId: entity.pid, reason })
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.#idleMs
+    for (const entity of [...this.#entities.values()]) {
+      if (entity.lastUsed > cutoff) break // insertion order is least recently used first
+      this.#passivate(entity, 'idle')
+    }
+  }
+
+  #evictOverflow(): void {
+    if (this.#entities.size <= this.#maxLive) return
+    for (const entity of [...this.#entities.values()]) {
+      if (this.#entities.size <= this.#maxLive) break
+      this.#passivate(entity, 'lru')
+    }
+  }
+
+  /** Snapshots an aggregate now (if a snapshot store is configured and it has unsnapshotted events). */
+  snapshotNow(persistenceId: string): boolean {
+    const entity = this.#entities.get(persistenceId)
+    if (!entity || entity.phase !== 'ready') return false
+    this.#maybeSnapshot(entity, true)
+    return true
+  }
+
+  /** Passivates an idle aggregate now; false if it is not live or is busy. */
+  passivateNow(persistenceId: string): boolean {
+    const entity = this.#entities.get(persistenceId)
+    if (!entity || entity.phase !== 'ready' || entity.queue.length > 0) return false
+    this.#passivate(entity, 'idle')
+    return true
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  #stopChild(entity: Entity): void {
+    const ref = entity.ref
+    entity.ref = undefined
+    if (!ref) return
+    try {
+      if (this.#scope) this.#scope.stopChild(ref)
+      else ref.stop()
+    } catch {
+      ref.stop()
+    }
+  }
+
+  #reply(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+    try {
+      if (message.reply) message.reply(result)
+      else if (message.replyTo) {
+        message.replyTo.send(
+          result instanceof Error ? { type: 'statesource.failure', error: result } : { type: 'statesource.reply', result },
+        )
+      }
+    } catch (error) {
+      this.#logger.warn(`Replying to a command failed: ${(error as Error)?.message ?? error}`, { error })
+    }
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#inFlight.add(promise)
+    void promise.finally(() => this.#inFlight.delete(promise))
+  }
+
+  #inspect(type: string, data: Record<string, unknown>): void {
+    const scope = this.#scope
+    const system = scope?.system as (AnyActorSystem & { _sendInspectionEvent?: (e: unknown) => void }) | undefined
+    if (!system?._sendInspectionEvent) return
+    system._sendInspectionEvent({ type, actorRef: scope!.self, rootId: scope!.self.id, ...data })
+  }
+}
+
+function gatewayStopped(): StatesourceError {
+  return new StatesourceError('GATEWAY_STOPPED', 'The gateway is stopping or stopped and accepts no commands. Materialize it again.')
+}
+
+function aborted(pid: string, commandType: string): StatesourceError {
+  return new StatesourceError('ABORTED', `Command "${commandType}" for "${pid}" was aborted before it started; nothing was written.`)
+}
+
+function toStatesourceError(error: unknown, pid: string): StatesourceError {
+  if (isStatesourceError(error)) return error
+  return new StatesourceError('JOURNAL_FAILURE', `Writing to the journal for "${pid}" failed: ${(error as Error)?.message ?? error}`, {
+    cause: error,
+  })
+}
+
+function safeDescribe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** The gateway's actor logic type. */
+export type GatewayLogic = ActorLogic<GatewaySnapshot, GatewayEvent, any, AnyActorSystem>
+
+/**
+ * Creates the gateway supervisor: a custom XState `ActorLogic` that owns one child actor per aggregate id.
+ * Spawn it inside your own system (`spawnChild(topology.gateway, { systemId: 'gateway' })`) or let
+ * `materialize()` start it.
+ */
+export function createGatewayLogic(config: GatewayConfig): GatewayLogic {
+  return {
+    config: undefined,
+    transition(snapshot, event, scope) {
+      if (snapshot.status !== 'active') return snapshot
+      snapshot.context.runtime.attach(scope)
+      snapshot.context.runtime.handle(event)
+      if (event.type === 'xstate.stop') return { ...snapshot, status: 'stopped', output: undefined, error: undefined } as GatewaySnapshot
+      return snapshot
+    },
+    getInitialSnapshot(scope) {
+      const runtime = new GatewayRuntime(config)
+      runtime.attach(scope)
+      return { status: 'active', output: undefined, error: undefined, context: { runtime, stats: runtime.stats } } as GatewaySnapshot
+    },
+    start(snapshot, scope) {
+      snapshot.context.runtime.attach(scope)
+      snapshot.context.runtime.start()
+    },
+    getPersistedSnapshot(snapshot) {
+      return { status: snapshot.status, context: { stats: { ...snapshot.context.stats } } } as never
+    },
+    restoreSnapshot(_persisted, scope) {
+      const runtime = new GatewayRuntime(config)
+      runtime.attach(scope)
+      return { status: 'active', output: undefined, error: undefined, context: { runtime, stats: runtime.stats } } as GatewaySnapshot
+    },
+  }
+}

@@ -1,0 +1,33 @@
+import type { AppendOutcome, AppendRequest, EventEnvelope } from './envelope.ts'
+
+/** Options of {@link Journal.replay}. */
+export interface ReplayOptions {
+  /** First sequence number to return (inclusive). Default 1. */
+  fromSeqNr?: number
+  /** Last sequence number to return (inclusive). Default: the end of the stream. */
+  toSeqNr?: number
+  /** At most this many events. Default: no limit. */
+  max?: number
+}
+
+/**
+ * The write side's storage contract. Implementations must pass the journal contract suite
+ * exported by `@statesource/core/testing`.
+ *
+ * @remarks
+ * `append` is atomic **per request**: a request's events are all stored or none is. One call may carry
+ * requests for many streams; a request whose `expectedSeqNr` does not match fails alone with a
+ * {@link ConcurrencyError} (or a serialization error) and the others still succeed. The returned promise
+ * rejects only when the whole call failed (a {@link JournalError}), in which case nothing was written.
+ */
+export interface Journal {
+  append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]>
+  /** Events of one stream in sequence order, skipping deleted ones. An unknown stream gives `[]`. */
+  replay(persistenceId: string, options?: ReplayOptions): Promise<EventEnvelope[]>
+  /** The highest sequence number ever written to the stream, deleted events included; 0 if none. */
+  highestSeqNr(persistenceId: string): Promise<number>
+  /** Deletes events up to and including `toSeqNr`. The highest sequence number never goes down. */
+  deleteTo(persistenceId: string, toSeqNr: number): Promise<void>
+  /** Releases resources (timers, connections). Further calls fail. */
+  close?(): Promise<void>
+}
