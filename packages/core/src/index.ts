@@ -14,6 +14,7 @@ export type {
   CommandsOf,
   DecideContext,
   DecideResult,
+  EventLike,
   EventFrom,
   Invariant,
   Rejection,

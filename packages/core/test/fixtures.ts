@@ -1,4 +1,4 @@
-import { assign, setup } from 'xstate'
+import { type SnapshotFrom, assign, setup } from 'xstate'
 import { defineAggregate, reject } from '../src/index.ts'
 
 export const accountMachine = setup({
@@ -12,8 +12,12 @@ export const accountMachine = setup({
   },
   actions: {
     open: assign({ owner: ({ event }) => (event.type === 'opened' ? event.owner : '') }),
-    credit: assign({ balance: ({ context, event }) => context.balance + (event.type === 'deposited' ? event.amount : 0) }),
-    debit: assign({ balance: ({ context, event }) => context.balance - (event.type === 'withdrawn' ? event.amount : 0) }),
+    credit: assign({
+      balance: ({ context, event }) => context.balance + (event.type === 'deposited' ? event.amount : 0),
+    }),
+    debit: assign({
+      balance: ({ context, event }) => context.balance - (event.type === 'withdrawn' ? event.amount : 0),
+    }),
   },
   guards: {
     covered: ({ context, event }) => event.type === 'withdrawn' && event.amount <= context.balance,
@@ -36,15 +40,14 @@ export const accountMachine = setup({
   },
 })
 
-export const account = defineAggregate({
-  type: 'account',
-  machine: accountMachine,
-  commands: {
+export const accountCommands = {
     open: (cmd: { owner: string }) => ({ type: 'opened', owner: cmd.owner }),
     deposit: (cmd: { amount: number }) =>
       cmd.amount > 0 ? { type: 'deposited', amount: cmd.amount } : reject('amount must be positive'),
-    withdraw: (cmd: { amount: number }, state) =>
-      state.context.balance < cmd.amount ? reject('insufficient funds') : { type: 'withdrawn', amount: cmd.amount },
+    withdraw: (cmd: { amount: number }, state: SnapshotFrom<typeof accountMachine>) =>
+      state.context.balance < cmd.amount
+        ? reject('insufficient funds')
+        : { type: 'withdrawn', amount: cmd.amount },
     // Deliberately unchecked: lets the chart reject it.
     forceWithdraw: (cmd: { amount: number }) => ({ type: 'withdrawn', amount: cmd.amount }),
     close: () => ({ type: 'closed' }),
@@ -53,7 +56,12 @@ export const account = defineAggregate({
       { type: 'deposited', amount: cmd.amount },
       { type: 'deposited', amount: cmd.amount },
     ],
-  },
+}
+
+export const account = defineAggregate({
+  type: 'account',
+  machine: accountMachine,
+  commands: accountCommands,
   tags: (event) => (event.type === 'deposited' || event.type === 'withdrawn' ? ['money'] : []),
   invariants: {
     maxBalance: (state) => state.context.balance <= 1_000_000 || 'balance above 1,000,000',

@@ -42,6 +42,16 @@ export interface DecideContext {
   readonly metadata: EventMetadata
 }
 
+/**
+ * An event as `decide` returns it. Its `type` is checked against the chart at run time (every decided event
+ * must be accepted in the state it meets); TypeScript widens literal `type`s of un-annotated returns, so
+ * the compile-time type is loose on purpose.
+ */
+export interface EventLike {
+  readonly type: string
+  readonly [key: string]: unknown
+}
+
 /** What a `decide` function may return: one event, several, none, or a rejection. */
 export type DecideResult<TEvent> = TEvent | readonly TEvent[] | Rejection | undefined | void
 
@@ -50,22 +60,27 @@ export type CommandHandler<TMachine extends AnyStateMachine> = (
   command: any,
   state: SnapshotFrom<TMachine>,
   context: DecideContext,
-) => DecideResult<EventFromLogic<TMachine>>
+) => DecideResult<EventLike>
 
 /** Invariant: return `true` (or nothing) when the state is valid, `false` or a reason when it is not. */
-export type Invariant<TMachine extends AnyStateMachine> = (state: SnapshotFrom<TMachine>) => boolean | string | void
+export type Invariant<TMachine extends AnyStateMachine> = (
+  state: SnapshotFrom<TMachine>,
+) => boolean | string | void
 
 /** Input of {@link defineAggregate}. */
-export interface AggregateConfig<
-  TMachine extends AnyStateMachine,
-  TCommands extends Record<string, CommandHandler<TMachine>>,
-> {
+export interface AggregateConfig<TMachine extends AnyStateMachine, TCommands extends Record<string, unknown>> {
   /** The stream category: persistence ids are `type|id`. Letters, digits, `_`, `-`, `.` and `:` only. */
   type: string
   /** The statechart whose events are the domain events. Must be deterministic (see the aggregates guide). */
   machine: TMachine
   /** `decide` functions keyed by command type. The command's payload type is the first parameter's. */
-  commands: TCommands
+  commands: {
+    [K in keyof TCommands]: (
+      command: TCommands[K],
+      state: SnapshotFrom<TMachine>,
+      context: DecideContext,
+    ) => DecideResult<EventLike>
+  }
   /** The machine version stamped on snapshots; a snapshot with another version is discarded. Default `1`. */
   version?: number | string
   /** Tags stored with each event (for `eventsByTag` readers). */
@@ -76,13 +91,9 @@ export interface AggregateConfig<
   invariants?: Record<string, Invariant<TMachine>>
 }
 
-type PayloadOf<F> = F extends (command: infer P, ...rest: any[]) => any
-  ? unknown extends P
-    ? {}
-    : Omit<P, 'type'>
-  : never
+type PayloadOf<P> = unknown extends P ? {} : Omit<P, 'type'>
 
-/** The command union an aggregate accepts: `{ type: K } & payload` for each command handler `K`. */
+/** The command union an aggregate accepts: `{ type: K } & payload` for each command `K`. */
 export type CommandsOf<TCommands> = {
   [K in keyof TCommands & string]: { readonly type: K } & PayloadOf<TCommands[K]>
 }[keyof TCommands & string]
@@ -90,11 +101,12 @@ export type CommandsOf<TCommands> = {
 /** An inert aggregate definition made by {@link defineAggregate}. */
 export interface Aggregate<
   TMachine extends AnyStateMachine = AnyStateMachine,
-  TCommands extends Record<string, CommandHandler<TMachine>> = Record<string, CommandHandler<TMachine>>,
+  TCommands extends Record<string, unknown> = Record<string, unknown>,
 > {
   readonly type: string
   readonly machine: TMachine
-  readonly commands: TCommands
+  /** The `decide` functions, keyed by command type. */
+  readonly commands: Readonly<Record<keyof TCommands & string, CommandHandler<TMachine>>>
   /** The machine version as a string, stamped on snapshots. */
   readonly version: string
   /** Every event type the machine handles. */
@@ -145,10 +157,9 @@ const TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/
  * At definition time the machine is checked for non-determinism (`after`, `invoke`, `spawnChild`, delayed
  * raises); such a machine is refused with an `INVALID_AGGREGATE` error.
  */
-export function defineAggregate<
-  TMachine extends AnyStateMachine,
-  const TCommands extends Record<string, CommandHandler<TMachine>>,
->(config: AggregateConfig<TMachine, TCommands>): Aggregate<TMachine, TCommands> {
+export function defineAggregate<TMachine extends AnyStateMachine, TCommands extends Record<string, unknown>>(
+  config: AggregateConfig<TMachine, TCommands>,
+): Aggregate<TMachine, TCommands> {
   const { type, machine, commands } = config
   if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
     throw new StatesourceError(
@@ -167,7 +178,10 @@ export function defineAggregate<
   }
   for (const [name, handler] of Object.entries(commands)) {
     if (typeof handler !== 'function') {
-      throw new StatesourceError('INVALID_AGGREGATE', `Command handler "${name}" of aggregate "${type}" is not a function.`)
+      throw new StatesourceError(
+        'INVALID_AGGREGATE',
+        `Command handler "${name}" of aggregate "${type}" is not a function.`,
+      )
     }
   }
   const problems = findNonDeterminism(machine)
@@ -188,12 +202,14 @@ export function defineAggregate<
   }
   const tags = config.tags
   const eventTypes = Object.freeze(
-    [...((machine.root as unknown as { events: string[] }).events ?? [])].filter((e) => !e.startsWith('xstate.')),
+    [...((machine.root as unknown as { events: string[] }).events ?? [])].filter(
+      (e) => !e.startsWith('xstate.'),
+    ),
   )
   return Object.freeze({
     type,
     machine,
-    commands,
+    commands: commands as Aggregate<TMachine, TCommands>['commands'],
     version: String(config.version ?? 1),
     eventTypes,
     invariants: Object.freeze({ ...(config.invariants ?? {}) }),
@@ -233,12 +249,22 @@ export function runDecide(
     )
   }
   if (isRejection(result)) {
-    throw new CommandRejectedError(context.persistenceId, command.type, result.reason, 'decide', result.details)
+    throw new CommandRejectedError(
+      context.persistenceId,
+      command.type,
+      result.reason,
+      'decide',
+      result.details,
+    )
   }
   if (result === undefined || result === null) return []
   const events = (Array.isArray(result) ? result : [result]) as unknown[]
   for (const event of events) {
-    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
+    if (
+      typeof event !== 'object' ||
+      event === null ||
+      typeof (event as { type?: unknown }).type !== 'string'
+    ) {
       throw new StatesourceError(
         'INVALID_INPUT',
         `decide for "${command.type}" of aggregate "${aggregate.type}" returned ${JSON.stringify(event)}, which is not an event object with a string "type".`,

@@ -24,7 +24,8 @@ export function findNonDeterminism(machine: AnyStateMachine): string[] {
     if (node.after && node.after.length > 0) problems.push(`${where} has a delayed transition (after)`)
     if (node.invoke && node.invoke.length > 0) problems.push(`${where} invokes an actor (invoke)`)
     const actions: unknown[] = [...(node.entry ?? []), ...(node.exit ?? [])]
-    for (const list of node.transitions?.values() ?? []) for (const t of list) actions.push(...(t.actions ?? []))
+    for (const list of node.transitions?.values() ?? [])
+      for (const t of list) actions.push(...(t.actions ?? []))
     for (const action of actions) {
       const problem = describeAction(action)
       if (problem) problems.push(`${where} ${problem}`)

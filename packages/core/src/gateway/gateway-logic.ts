@@ -1,17 +1,20 @@
-import type { ActorLogic, ActorSystem, AnyActorRef, AnyActorScope, AnyMachineSnapshot, Snapshot } from 'xstate'
+import type {
+  ActorLogic,
+  ActorSystem,
+  AnyActorRef,
+  AnyActorScope,
+  AnyMachineSnapshot,
+  Snapshot,
+} from 'xstate'
 
 type AnyActorSystem = ActorSystem<any>
+
 import { createActor } from 'xstate'
 import { type AnyAggregate, runDecide } from '../aggregate/define-aggregate.ts'
 import { foldEvents } from '../aggregate/replay.ts'
 import { validateEvents } from '../aggregate/validate-events.ts'
 import type { DomainEvent } from '../codec/event-codec-registry.ts'
-import {
-  ConcurrencyError,
-  RecoveryError,
-  StatesourceError,
-  isStatesourceError,
-} from '../errors.ts'
+import { ConcurrencyError, isStatesourceError, RecoveryError, StatesourceError } from '../errors.ts'
 import { runInterceptors } from '../extensions/interceptor.ts'
 import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
@@ -59,7 +62,13 @@ export interface GatewayCommandEvent {
 }
 
 type InternalEvent =
-  | { type: 'statesource.recovered'; pid: string; generation: number; state: AnyMachineSnapshot; seqNr: number }
+  | {
+      type: 'statesource.recovered'
+      pid: string
+      generation: number
+      state: AnyMachineSnapshot
+      seqNr: number
+    }
   | { type: 'statesource.recovery-failed'; pid: string; generation: number; error: StatesourceError }
   | {
       type: 'statesource.persisted'
@@ -75,7 +84,11 @@ type InternalEvent =
   | { type: 'statesource.sweep' }
 
 /** Every event the gateway logic handles. */
-export type GatewayEvent = GatewayCommandEvent | InternalEvent | { type: 'xstate.stop' } | { type: string; error?: unknown }
+export type GatewayEvent =
+  | GatewayCommandEvent
+  | InternalEvent
+  | { type: 'xstate.stop' }
+  | { type: string; error?: unknown }
 
 /** Counters exposed on the gateway snapshot. */
 export interface GatewayStats {
@@ -208,7 +221,9 @@ export class GatewayRuntime {
       case 'statesource.recovered':
         return this.#onRecovered(event as Extract<InternalEvent, { type: 'statesource.recovered' }>)
       case 'statesource.recovery-failed':
-        return this.#onRecoveryFailed(event as Extract<InternalEvent, { type: 'statesource.recovery-failed' }>)
+        return this.#onRecoveryFailed(
+          event as Extract<InternalEvent, { type: 'statesource.recovery-failed' }>,
+        )
       case 'statesource.persisted':
         return this.#onPersisted(event as Extract<InternalEvent, { type: 'statesource.persisted' }>)
       case 'statesource.persist-failed':
@@ -225,7 +240,10 @@ export class GatewayRuntime {
         return this.stopNow()
       default:
         if (event.type.startsWith('xstate.error.actor.')) {
-          return this.#onChildError(event.type.slice('xstate.error.actor.'.length), (event as { error?: unknown }).error)
+          return this.#onChildError(
+            event.type.slice('xstate.error.actor.'.length),
+            (event as { error?: unknown }).error,
+          )
         }
     }
   }
@@ -233,7 +251,10 @@ export class GatewayRuntime {
   /** Stops accepting commands, waits for in-flight work, then stops every child. */
   async drain(): Promise<void> {
     this.#accepting = false
-    while (this.#inFlight.size > 0 || [...this.#entities.values()].some((e) => e.phase !== 'ready' || e.queue.length)) {
+    while (
+      this.#inFlight.size > 0 ||
+      [...this.#entities.values()].some((e) => e.phase !== 'ready' || e.queue.length)
+    ) {
       await Promise.allSettled([...this.#inFlight])
       await new Promise((r) => setImmediate(r))
     }
@@ -273,7 +294,12 @@ export class GatewayRuntime {
         ),
       )
     }
-    this.#inspect('@statesource.command', { persistenceId: pid, command: message.command, phase: 'received', correlationId: message.options?.metadata?.correlationId })
+    this.#inspect('@statesource.command', {
+      persistenceId: pid,
+      command: message.command,
+      phase: 'received',
+      correlationId: message.options?.metadata?.correlationId,
+    })
     let entity = this.#entities.get(pid)
     if (entity) {
       // Move to the most recently used end.
@@ -297,7 +323,10 @@ export class GatewayRuntime {
       )
     }
     if (typeof message.id !== 'string' || message.id.length === 0) {
-      return new StatesourceError('INVALID_INPUT', `The aggregate id must be a non-empty string, got ${JSON.stringify(message.id)}.`)
+      return new StatesourceError(
+        'INVALID_INPUT',
+        `The aggregate id must be a non-empty string, got ${JSON.stringify(message.id)}.`,
+      )
     }
     if (message.id.length > this.#maxIdLength) {
       return new StatesourceError(
@@ -306,18 +335,34 @@ export class GatewayRuntime {
       )
     }
     const command = message.command as unknown
-    if (typeof command !== 'object' || command === null || typeof (command as { type?: unknown }).type !== 'string') {
+    if (
+      typeof command !== 'object' ||
+      command === null ||
+      typeof (command as { type?: unknown }).type !== 'string'
+    ) {
       return new StatesourceError(
         'INVALID_INPUT',
         `A command must be an object with a string "type", got ${safeDescribe(command)}.`,
       )
     }
     const options = message.options
-    if (options?.expectedVersion !== undefined && !(Number.isInteger(options.expectedVersion) && options.expectedVersion >= 0)) {
-      return new StatesourceError('INVALID_INPUT', `expectedVersion must be a non-negative integer, got ${options.expectedVersion}.`)
+    if (
+      options?.expectedVersion !== undefined &&
+      !(Number.isInteger(options.expectedVersion) && options.expectedVersion >= 0)
+    ) {
+      return new StatesourceError(
+        'INVALID_INPUT',
+        `expectedVersion must be a non-negative integer, got ${options.expectedVersion}.`,
+      )
     }
-    if (options?.commandId !== undefined && (typeof options.commandId !== 'string' || options.commandId.length === 0)) {
-      return new StatesourceError('INVALID_INPUT', `commandId must be a non-empty string, got ${JSON.stringify(options.commandId)}.`)
+    if (
+      options?.commandId !== undefined &&
+      (typeof options.commandId !== 'string' || options.commandId.length === 0)
+    ) {
+      return new StatesourceError(
+        'INVALID_INPUT',
+        `commandId must be a non-empty string, got ${JSON.stringify(options.commandId)}.`,
+      )
     }
     return undefined
   }
@@ -358,16 +403,22 @@ export class GatewayRuntime {
         try {
           stored = await store.load(pid)
         } catch (error) {
-          this.#logger.warn(`Loading the snapshot of "${pid}" failed; recovering from the journal alone.`, { error })
+          this.#logger.warn(`Loading the snapshot of "${pid}" failed; recovering from the journal alone.`, {
+            error,
+          })
         }
-        const body = stored?.state as { format?: string; machine?: unknown; dedupe?: [string, DedupeEntry][] } | undefined
+        const body = stored?.state as
+          | { format?: string; machine?: unknown; dedupe?: [string, DedupeEntry][] }
+          | undefined
         if (stored && stored.machineVersion === aggregate.version && body?.format === SNAPSHOT_FORMAT) {
           try {
             state = aggregate.runtime.restore(body.machine)
             fromSeqNr = stored.seqNr + 1
             dedupe = body.dedupe ?? []
           } catch (error) {
-            this.#logger.warn(`The snapshot of "${pid}" could not be restored; replaying the journal.`, { error })
+            this.#logger.warn(`The snapshot of "${pid}" could not be restored; replaying the journal.`, {
+              error,
+            })
             state = aggregate.runtime.initial()
           }
         }
@@ -388,10 +439,19 @@ export class GatewayRuntime {
     } catch (error) {
       const failure = isStatesourceError(error)
         ? error
-        : new RecoveryError(entity.pid, `Recovering "${entity.pid}" failed: ${(error as Error)?.message ?? error}`, {
-            cause: error,
-          })
-      this.#self?.send({ type: 'statesource.recovery-failed', pid: entity.pid, generation: entity.generation, error: failure })
+        : new RecoveryError(
+            entity.pid,
+            `Recovering "${entity.pid}" failed: ${(error as Error)?.message ?? error}`,
+            {
+              cause: error,
+            },
+          )
+      this.#self?.send({
+        type: 'statesource.recovery-failed',
+        pid: entity.pid,
+        generation: entity.generation,
+        error: failure,
+      })
     } finally {
       release()
     }
@@ -483,9 +543,10 @@ export class GatewayRuntime {
               `Command id "${options.commandId}" was already used on "${pid}" for a different command payload. Use a new command id for a new command.`,
             )
           }
-          const events = seen.toSeqNr >= seen.fromSeqNr
-            ? await this.config.journal.replay(pid, { fromSeqNr: seen.fromSeqNr, toSeqNr: seen.toSeqNr })
-            : []
+          const events =
+            seen.toSeqNr >= seen.fromSeqNr
+              ? await this.config.journal.replay(pid, { fromSeqNr: seen.fromSeqNr, toSeqNr: seen.toSeqNr })
+              : []
           return this.#finish(entity, message, {
             persistenceId: pid,
             events,
@@ -511,33 +572,70 @@ export class GatewayRuntime {
           state,
           version: entity.seqNr,
         })
-        this.#inspect('@statesource.command', { persistenceId: pid, command, phase: 'intercepted', correlationId: metadata.correlationId })
+        this.#inspect('@statesource.command', {
+          persistenceId: pid,
+          command,
+          phase: 'intercepted',
+          correlationId: metadata.correlationId,
+        })
       }
-      const events = runDecide(aggregate, command, state, { id: entity.id, persistenceId: pid, version: entity.seqNr, metadata })
+      const events = runDecide(aggregate, command, state, {
+        id: entity.id,
+        persistenceId: pid,
+        version: entity.seqNr,
+        metadata,
+      })
       if (events.length === 0) {
         if (options.commandId !== undefined && hash !== undefined) {
           entity.dedupe ??= new Map()
           entity.dedupe.set(options.commandId, { hash, fromSeqNr: 1, toSeqNr: 0, ordering: 0 })
           this.#trimDedupe(entity.dedupe)
         }
-        return this.#finish(entity, message, { persistenceId: pid, events: [], version: entity.seqNr, ordering: 0, duplicate: false })
+        return this.#finish(entity, message, {
+          persistenceId: pid,
+          events: [],
+          version: entity.seqNr,
+          ordering: 0,
+          duplicate: false,
+        })
       }
       const trial = validateEvents(aggregate, pid, command.type, state, events)
       const newEvents: NewEvent[] = events.map((event) => {
         const { type, ...payload } = event as { type: string; [k: string]: unknown }
-        return { type, version: aggregate.eventVersion(type), payload, tags: aggregate.tagsFor(event), metadata }
+        return {
+          type,
+          version: aggregate.eventVersion(type),
+          payload,
+          tags: aggregate.tagsFor(event),
+          metadata,
+        }
       })
       const work: Work = { message, metadata, done: false }
       let outcome: Awaited<ReturnType<typeof this.config.journal.append>>[number] | undefined
       try {
-        ;[outcome] = await this.config.journal.append([{ persistenceId: pid, expectedSeqNr: entity.seqNr, events: newEvents }])
+        ;[outcome] = await this.config.journal.append([
+          { persistenceId: pid, expectedSeqNr: entity.seqNr, events: newEvents },
+        ])
       } catch (error) {
-        this.#self?.send({ type: 'statesource.persist-failed', pid, generation: entity.generation, work, error: error as Error })
+        this.#self?.send({
+          type: 'statesource.persist-failed',
+          pid,
+          generation: entity.generation,
+          work,
+          error: error as Error,
+        })
         return
       }
-      if (!outcome) throw new StatesourceError('JOURNAL_FAILURE', `The journal returned no outcome for "${pid}".`)
+      if (!outcome)
+        throw new StatesourceError('JOURNAL_FAILURE', `The journal returned no outcome for "${pid}".`)
       if (!outcome.ok) {
-        this.#self?.send({ type: 'statesource.persist-failed', pid, generation: entity.generation, work, error: outcome.error })
+        this.#self?.send({
+          type: 'statesource.persist-failed',
+          pid,
+          generation: entity.generation,
+          work,
+          error: outcome.error,
+        })
         return
       }
       this.#self?.send({
@@ -741,7 +839,7 @@ export class GatewayRuntime {
 
   #onChildError(childId: string, error: unknown): void {
     const entity = this.#entities.get(childId)
-    if (!entity || !entity.ref || entity.ref.id !== childId) return
+    if (!entity?.ref || entity.ref.id !== childId) return
     if (entity.phase === 'busy') return // handled when its persisted event is applied
     this.#childFailed(entity, error)
   }
@@ -795,10 +893,13 @@ export class GatewayRuntime {
     }
     this.#track(
       store.save(snapshot, { keepLast: this.config.snapshotKeepLast ?? 1 }).catch((error) => {
-        this.#logger.warn(`Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`, {
-          persistenceId: entity.pid,
-          error,
-        })
+        this.#logger.warn(
+          `Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`,
+          {
+            persistenceId: entity.pid,
+            error,
+          },
+        )
       }),
     )
   }
@@ -832,7 +933,7 @@ export class GatewayRuntime {
   /** Snapshots an aggregate now (if a snapshot store is configured and it has unsnapshotted events). */
   snapshotNow(persistenceId: string): boolean {
     const entity = this.#entities.get(persistenceId)
-    if (!entity || entity.phase !== 'ready') return false
+    if (entity?.phase !== 'ready') return false
     this.#maybeSnapshot(entity, true)
     return true
   }
@@ -840,7 +941,7 @@ export class GatewayRuntime {
   /** Passivates an idle aggregate now; false if it is not live or is busy. */
   passivateNow(persistenceId: string): boolean {
     const entity = this.#entities.get(persistenceId)
-    if (!entity || entity.phase !== 'ready' || entity.queue.length > 0) return false
+    if (entity?.phase !== 'ready' || entity.queue.length > 0) return false
     this.#passivate(entity, 'idle')
     return true
   }
@@ -864,7 +965,9 @@ export class GatewayRuntime {
       if (message.reply) message.reply(result)
       else if (message.replyTo) {
         message.replyTo.send(
-          result instanceof Error ? { type: 'statesource.failure', error: result } : { type: 'statesource.reply', result },
+          result instanceof Error
+            ? { type: 'statesource.failure', error: result }
+            : { type: 'statesource.reply', result },
         )
       }
     } catch (error) {
@@ -879,25 +982,37 @@ export class GatewayRuntime {
 
   #inspect(type: string, data: Record<string, unknown>): void {
     const scope = this.#scope
-    const system = scope?.system as (AnyActorSystem & { _sendInspectionEvent?: (e: unknown) => void }) | undefined
+    const system = scope?.system as
+      | (AnyActorSystem & { _sendInspectionEvent?: (e: unknown) => void })
+      | undefined
     if (!system?._sendInspectionEvent) return
     system._sendInspectionEvent({ type, actorRef: scope!.self, rootId: scope!.self.id, ...data })
   }
 }
 
 function gatewayStopped(): StatesourceError {
-  return new StatesourceError('GATEWAY_STOPPED', 'The gateway is stopping or stopped and accepts no commands. Materialize it again.')
+  return new StatesourceError(
+    'GATEWAY_STOPPED',
+    'The gateway is stopping or stopped and accepts no commands. Materialize it again.',
+  )
 }
 
 function aborted(pid: string, commandType: string): StatesourceError {
-  return new StatesourceError('ABORTED', `Command "${commandType}" for "${pid}" was aborted before it started; nothing was written.`)
+  return new StatesourceError(
+    'ABORTED',
+    `Command "${commandType}" for "${pid}" was aborted before it started; nothing was written.`,
+  )
 }
 
 function toStatesourceError(error: unknown, pid: string): StatesourceError {
   if (isStatesourceError(error)) return error
-  return new StatesourceError('JOURNAL_FAILURE', `Writing to the journal for "${pid}" failed: ${(error as Error)?.message ?? error}`, {
-    cause: error,
-  })
+  return new StatesourceError(
+    'JOURNAL_FAILURE',
+    `Writing to the journal for "${pid}" failed: ${(error as Error)?.message ?? error}`,
+    {
+      cause: error,
+    },
+  )
 }
 
 function safeDescribe(value: unknown): string {
@@ -923,13 +1038,19 @@ export function createGatewayLogic(config: GatewayConfig): GatewayLogic {
       if (snapshot.status !== 'active') return snapshot
       snapshot.context.runtime.attach(scope)
       snapshot.context.runtime.handle(event)
-      if (event.type === 'xstate.stop') return { ...snapshot, status: 'stopped', output: undefined, error: undefined } as GatewaySnapshot
+      if (event.type === 'xstate.stop')
+        return { ...snapshot, status: 'stopped', output: undefined, error: undefined } as GatewaySnapshot
       return snapshot
     },
     getInitialSnapshot(scope) {
       const runtime = new GatewayRuntime(config)
       runtime.attach(scope)
-      return { status: 'active', output: undefined, error: undefined, context: { runtime, stats: runtime.stats } } as GatewaySnapshot
+      return {
+        status: 'active',
+        output: undefined,
+        error: undefined,
+        context: { runtime, stats: runtime.stats },
+      } as GatewaySnapshot
     },
     start(snapshot, scope) {
       snapshot.context.runtime.attach(scope)
@@ -941,7 +1062,12 @@ export function createGatewayLogic(config: GatewayConfig): GatewayLogic {
     restoreSnapshot(_persisted, scope) {
       const runtime = new GatewayRuntime(config)
       runtime.attach(scope)
-      return { status: 'active', output: undefined, error: undefined, context: { runtime, stats: runtime.stats } } as GatewaySnapshot
+      return {
+        status: 'active',
+        output: undefined,
+        error: undefined,
+        context: { runtime, stats: runtime.stats },
+      } as GatewaySnapshot
     },
   }
 }

@@ -10,7 +10,11 @@ export interface EventPageSource {
     toSeqNr: number,
     limit: number,
   ): Promise<readonly EventEnvelope[]> | readonly EventEnvelope[]
-  readByTag(tag: string, afterOrdering: number, limit: number): Promise<readonly EventEnvelope[]> | readonly EventEnvelope[]
+  readByTag(
+    tag: string,
+    afterOrdering: number,
+    limit: number,
+  ): Promise<readonly EventEnvelope[]> | readonly EventEnvelope[]
   readAll(afterOrdering: number, limit: number): Promise<readonly EventEnvelope[]> | readonly EventEnvelope[]
   /** Streams in creation order after `afterPosition`; `position` is opaque but increasing. */
   readPersistenceIds(
@@ -113,7 +117,10 @@ function drainQuery<T>(
  * Builds a {@link ReadJournal} over any page source: polling with a configurable interval and page size,
  * plus in-process wake-ups. Both the in-memory and the SQL read journals use it.
  */
-export function createPollingReadJournal(source: EventPageSource, config: PollingReadJournalConfig = {}): ReadJournal {
+export function createPollingReadJournal(
+  source: EventPageSource,
+  config: PollingReadJournalConfig = {},
+): ReadJournal {
   const resolved = {
     pollIntervalMs: config.pollIntervalMs ?? 250,
     pageSize: config.pageSize ?? 500,

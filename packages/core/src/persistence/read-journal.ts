@@ -9,7 +9,11 @@ import type { EventEnvelope } from './envelope.ts'
  * Offsets are global orderings: a query "after 42" returns events with `ordering > 42`.
  */
 export interface ReadJournal {
-  eventsByPersistenceId(persistenceId: string, fromSeqNr?: number, toSeqNr?: number): Observable<EventEnvelope>
+  eventsByPersistenceId(
+    persistenceId: string,
+    fromSeqNr?: number,
+    toSeqNr?: number,
+  ): Observable<EventEnvelope>
   currentEventsByPersistenceId(
     persistenceId: string,
     fromSeqNr?: number,

@@ -63,7 +63,13 @@ export function createRepository<A extends AnyAggregate>(
         signal?.addEventListener('abort', onAbort, { once: true })
         if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
           timer = setTimeout(
-            () => settle(new TimeoutError(`Command "${(command as { type?: string })?.type}" for "${aggregate.persistenceId(id)}"`, timeoutMs)),
+            () =>
+              settle(
+                new TimeoutError(
+                  `Command "${(command as { type?: string })?.type}" for "${aggregate.persistenceId(id)}"`,
+                  timeoutMs,
+                ),
+              ),
             timeoutMs,
           )
         }
@@ -78,7 +84,10 @@ export function createRepository<A extends AnyAggregate>(
         const snapshot = gateway.getSnapshot() as { status?: string } | undefined
         if (snapshot?.status !== 'active') {
           return settle(
-            new StatesourceError('GATEWAY_STOPPED', 'The gateway is not running and accepts no commands. Materialize it again.'),
+            new StatesourceError(
+              'GATEWAY_STOPPED',
+              'The gateway is not running and accepts no commands. Materialize it again.',
+            ),
           )
         }
         gateway.send(message)

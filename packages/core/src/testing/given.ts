@@ -1,5 +1,11 @@
 import type { AnyMachineSnapshot } from 'xstate'
-import { type AnyAggregate, type CommandFrom, type EventFrom, type StateFrom, runDecide } from '../aggregate/define-aggregate.ts'
+import {
+  type AnyAggregate,
+  type CommandFrom,
+  type EventFrom,
+  runDecide,
+  type StateFrom,
+} from '../aggregate/define-aggregate.ts'
 import { validateEvents } from '../aggregate/validate-events.ts'
 import { CommandRejectedError, StatesourceError } from '../errors.ts'
 
@@ -26,7 +32,11 @@ export interface AggregateSpec<A extends AnyAggregate> {
  * expect(spec.state.context.balance).toBe(5)
  * ```
  */
-export function given<A extends AnyAggregate>(aggregate: A, history: readonly EventFrom<A>[] = [], id = 'spec') {
+export function given<A extends AnyAggregate>(
+  aggregate: A,
+  history: readonly EventFrom<A>[] = [],
+  id = 'spec',
+) {
   const pid = aggregate.persistenceId(id)
   let state: AnyMachineSnapshot = aggregate.runtime.initial()
   history.forEach((event, i) => {

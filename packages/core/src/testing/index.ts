@@ -1,2 +1,2 @@
+export { type AggregateSpec, given } from './given.ts'
 export { describeJournalContract, type JournalUnderTest } from './journal-contract.ts'
-export { given, type AggregateSpec } from './given.ts'

@@ -58,7 +58,10 @@ async function seed(journal: Journal, persistenceId: string, count: number, tags
  * })
  * ```
  */
-export function describeJournalContract(name: string, create: () => Promise<JournalUnderTest> | JournalUnderTest): void {
+export function describeJournalContract(
+  name: string,
+  create: () => Promise<JournalUnderTest> | JournalUnderTest,
+): void {
   describe(`journal contract: ${name}`, () => {
     let subject: JournalUnderTest
     beforeEach(async () => {
@@ -158,9 +161,9 @@ export function describeJournalContract(name: string, create: () => Promise<Jour
     describe('replay ranges (P6)', () => {
       it('respects from, to and max', async () => {
         await seed(subject.journal, 'p-1', 10)
-        expect((await subject.journal.replay('p-1', { fromSeqNr: 4, toSeqNr: 7 })).map((e) => e.seqNr)).toEqual([
-          4, 5, 6, 7,
-        ])
+        expect(
+          (await subject.journal.replay('p-1', { fromSeqNr: 4, toSeqNr: 7 })).map((e) => e.seqNr),
+        ).toEqual([4, 5, 6, 7])
         expect(await subject.journal.replay('p-1', { max: 3 })).toHaveLength(3)
         expect(await subject.journal.replay('p-1', { max: 0 })).toEqual([])
         expect(await subject.journal.replay('p-1', { fromSeqNr: 8, toSeqNr: 7 })).toEqual([])
@@ -195,7 +198,8 @@ export function describeJournalContract(name: string, create: () => Promise<Jour
       it('keeps concurrent writers to different streams contiguous and isolated', async () => {
         await Promise.all(
           ['a', 'b', 'c', 'd'].map(async (id) => {
-            for (let i = 0; i < 20; i++) await appendOk(subject.journal, request(id, i, [event('counted', { i })]))
+            for (let i = 0; i < 20; i++)
+              await appendOk(subject.journal, request(id, i, [event('counted', { i })]))
           }),
         )
         for (const id of ['a', 'b', 'c', 'd']) {
@@ -213,7 +217,9 @@ export function describeJournalContract(name: string, create: () => Promise<Jour
         const all = await lastValueFrom(subject.readJournal.currentAllEvents().pipe(toArray()))
         expect(all.map((e) => `${e.persistenceId}:${e.seqNr}`)).toEqual(['a:1', 'a:2', 'b:1', 'a:3'])
         for (let i = 1; i < all.length; i++) expect(all[i]!.ordering).toBeGreaterThan(all[i - 1]!.ordering)
-        const after = await lastValueFrom(subject.readJournal.currentAllEvents(all[1]!.ordering).pipe(toArray()))
+        const after = await lastValueFrom(
+          subject.readJournal.currentAllEvents(all[1]!.ordering).pipe(toArray()),
+        )
         expect(after.map((e) => `${e.persistenceId}:${e.seqNr}`)).toEqual(['b:1', 'a:3'])
       })
 
@@ -227,7 +233,9 @@ export function describeJournalContract(name: string, create: () => Promise<Jour
         for (let i = 0; i < 3; i++) await seed(subject.journal, `many-${i}`, 700)
         const all = await lastValueFrom(subject.readJournal.currentAllEvents().pipe(toArray()))
         expect(all).toHaveLength(2100)
-        const one = await lastValueFrom(subject.readJournal.currentEventsByPersistenceId('many-1').pipe(toArray()))
+        const one = await lastValueFrom(
+          subject.readJournal.currentEventsByPersistenceId('many-1').pipe(toArray()),
+        )
         expect(one.map((e) => e.seqNr)).toEqual(Array.from({ length: 700 }, (_, i) => i + 1))
       })
     })
@@ -235,7 +243,9 @@ export function describeJournalContract(name: string, create: () => Promise<Jour
     describe('queries (P5)', () => {
       it('reads a range of one stream, the same through current and live variants', async () => {
         await seed(subject.journal, 'a', 3)
-        const current = await lastValueFrom(subject.readJournal.currentEventsByPersistenceId('a', 1, 2).pipe(toArray()))
+        const current = await lastValueFrom(
+          subject.readJournal.currentEventsByPersistenceId('a', 1, 2).pipe(toArray()),
+        )
         const live = await lastValueFrom(subject.readJournal.eventsByPersistenceId('a', 1, 2).pipe(toArray()))
         expect(current.map((e) => e.seqNr)).toEqual([1, 2])
         expect(live).toEqual(current)
@@ -323,14 +333,18 @@ export function describeJournalContract(name: string, create: () => Promise<Jour
       it('survives concurrent saves', async () => {
         const store = subject.snapshotStore
         if (!store) return expect(store).toBeUndefined()
-        await Promise.all(Array.from({ length: 20 }, (_, i) => store.save(snap(`c-${i % 3}`, i + 1), { keepLast: 3 })))
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.save(snap(`c-${i % 3}`, i + 1), { keepLast: 3 })),
+        )
         for (let i = 0; i < 3; i++) expect(await store.count(`c-${i}`)).toBeLessThanOrEqual(3)
       })
 
       it('rejects a snapshot that cannot be serialized', async () => {
         const store = subject.snapshotStore
         if (!store) return expect(store).toBeUndefined()
-        await expect(store.save(snap('a', 1, { n: 1n }))).rejects.toMatchObject({ code: 'SERIALIZATION_FAILED' })
+        await expect(store.save(snap('a', 1, { n: 1n }))).rejects.toMatchObject({
+          code: 'SERIALIZATION_FAILED',
+        })
       })
     })
   })

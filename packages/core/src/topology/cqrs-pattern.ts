@@ -6,8 +6,13 @@ import { NotConfiguredError } from '../errors.ts'
 import { type Interceptor, type InterceptorFn, toInterceptor } from '../extensions/interceptor.ts'
 import { type Listener, type ListenerFn, toListener } from '../extensions/listener.ts'
 import { type TapConfig, TapHub } from '../extensions/tap.ts'
-import type { GatewayConfig, PassivationConfig, RestartLimit, SnapshotPolicy } from '../gateway/gateway-config.ts'
-import { type GatewayLogic, createGatewayLogic } from '../gateway/gateway-logic.ts'
+import type {
+  GatewayConfig,
+  PassivationConfig,
+  RestartLimit,
+  SnapshotPolicy,
+} from '../gateway/gateway-config.ts'
+import { createGatewayLogic, type GatewayLogic } from '../gateway/gateway-logic.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { Journal } from '../persistence/journal.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
@@ -235,13 +240,18 @@ export class CqrsBuilder {
   /** Validates the configuration and returns an inspectable, not yet running topology. */
   build(): CqrsTopology {
     const s = this.settings
-    if (!s.journal) throw new NotConfiguredError('journal', 'No journal: pass one to CqrsPattern.builder({ journal }).')
+    if (!s.journal)
+      throw new NotConfiguredError('journal', 'No journal: pass one to CqrsPattern.builder({ journal }).')
     if (s.aggregates.length === 0) {
-      throw new NotConfiguredError('aggregate', 'No aggregate: register at least one with withAggregate(defineAggregate(...)).')
+      throw new NotConfiguredError(
+        'aggregate',
+        'No aggregate: register at least one with withAggregate(defineAggregate(...)).',
+      )
     }
     const types = new Set<string>()
     for (const a of s.aggregates) {
-      if (types.has(a.type)) throw new NotConfiguredError('aggregate', `Aggregate type "${a.type}" is registered twice.`)
+      if (types.has(a.type))
+        throw new NotConfiguredError('aggregate', `Aggregate type "${a.type}" is registered twice.`)
       types.add(a.type)
     }
     positiveInt(s.recoveryPermits, 'recoveryPermits')
@@ -249,18 +259,27 @@ export class CqrsBuilder {
     positiveInt(s.repositoryTimeoutMs, 'repositoryTimeout')
     positiveInt(s.snapshotKeepLast, 'snapshotKeepLast')
     if (!(Number.isInteger(s.dedupeWindow) && s.dedupeWindow >= 0)) {
-      throw new NotConfiguredError('dedupeWindow', `dedupeWindow must be an integer of at least 0, got ${s.dedupeWindow}.`)
+      throw new NotConfiguredError(
+        'dedupeWindow',
+        `dedupeWindow must be an integer of at least 0, got ${s.dedupeWindow}.`,
+      )
     }
-    if (s.snapshotPolicy && s.snapshotPolicy !== 'manual') positiveInt(s.snapshotPolicy.every, 'snapshotPolicy.every')
+    if (s.snapshotPolicy && s.snapshotPolicy !== 'manual')
+      positiveInt(s.snapshotPolicy.every, 'snapshotPolicy.every')
     if (s.snapshotPolicy && !s.snapshotStore) {
-      throw new NotConfiguredError('snapshotStore', 'A snapshot policy is set but no snapshot store: add snapshotStore(store).')
+      throw new NotConfiguredError(
+        'snapshotStore',
+        'A snapshot policy is set but no snapshot store: add snapshotStore(store).',
+      )
     }
-    if (s.passivation.idleTimeoutMs !== undefined) positiveInt(s.passivation.idleTimeoutMs, 'passivation.idleTimeoutMs')
+    if (s.passivation.idleTimeoutMs !== undefined)
+      positiveInt(s.passivation.idleTimeoutMs, 'passivation.idleTimeoutMs')
     if (s.passivation.maxLive !== undefined) positiveInt(s.passivation.maxLive, 'passivation.maxLive')
     if (s.readerRetry) positiveInt(s.readerRetry.maxAttempts, 'readerRetry.maxAttempts')
     const tapNames = new Set<string>()
     for (const t of s.taps) {
-      if (tapNames.has(t.name)) throw new NotConfiguredError('taps', `Two taps are named "${t.name}"; tap names must be unique.`)
+      if (tapNames.has(t.name))
+        throw new NotConfiguredError('taps', `Two taps are named "${t.name}"; tap names must be unique.`)
       tapNames.add(t.name)
     }
     for (const validate of this.validators) validate(s)
@@ -310,8 +329,12 @@ export class CqrsTopology {
   ) {
     this.#builder = builder
     this.taps = new TapHub(settings.taps, settings.logger)
-    const codecs = settings.codecs ? new EventCodecRegistry().merge(settings.codecs) : new EventCodecRegistry()
-    for (const a of settings.aggregates) for (const t of a.eventTypes) if (!codecs.knows(t, a.eventVersion(t))) codecs.register(t, a.eventVersion(t))
+    const codecs = settings.codecs
+      ? new EventCodecRegistry().merge(settings.codecs)
+      : new EventCodecRegistry()
+    for (const a of settings.aggregates)
+      for (const t of a.eventTypes)
+        if (!codecs.knows(t, a.eventVersion(t))) codecs.register(t, a.eventVersion(t))
     const writerId = settings.writerId
     const config: GatewayConfig = {
       aggregates: settings.aggregates,
@@ -408,9 +431,11 @@ export class CqrsTopology {
       settings: this.settings,
       taps: this.taps,
       codecs: this.codecs,
-      repositoryFor: (aggregate) => createRepository(gateway, aggregate, { timeoutMs: this.settings.repositoryTimeoutMs }),
+      repositoryFor: (aggregate) =>
+        createRepository(gateway, aggregate, { timeoutMs: this.settings.repositoryTimeoutMs }),
     })
-    for (const hook of materializeHooks.get(this.#builder) ?? []) await hook(handles, this.settings as CqrsSettings)
+    for (const hook of materializeHooks.get(this.#builder) ?? [])
+      await hook(handles, this.settings as CqrsSettings)
     return handles
   }
 }
@@ -418,7 +443,10 @@ export class CqrsTopology {
 const readerDescribers = new WeakMap<CqrsBuilder, (() => CqrsTopologyDescription['readers'][number])[]>()
 
 /** @internal Lets the read side describe its readers in `describe()`. */
-export function addReaderDescriber(builder: CqrsBuilder, describe: () => CqrsTopologyDescription['readers'][number]): void {
+export function addReaderDescriber(
+  builder: CqrsBuilder,
+  describe: () => CqrsTopologyDescription['readers'][number],
+): void {
   const list = readerDescribers.get(builder) ?? []
   list.push(describe)
   readerDescribers.set(builder, list)

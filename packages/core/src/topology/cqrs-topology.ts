@@ -30,7 +30,11 @@ export interface CqrsTopologyDescription {
     readonly bufferSize: number
     readonly overflow: string
   }[]
-  readonly readers: readonly { readonly name: string; readonly filter: unknown; readonly [key: string]: unknown }[]
+  readonly readers: readonly {
+    readonly name: string
+    readonly filter: unknown
+    readonly [key: string]: unknown
+  }[]
   readonly passivation: { readonly idleTimeoutMs: number; readonly maxLive: number }
   readonly restartLimit: { readonly maxRestarts: number; readonly withinMs: number }
 }

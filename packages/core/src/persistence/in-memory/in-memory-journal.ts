@@ -1,9 +1,13 @@
-import { Subject, type Observable } from 'rxjs'
+import { type Observable, Subject } from 'rxjs'
 import { ConcurrencyError, StatesourceError } from '../../errors.ts'
 import { toJson } from '../../internal/json.ts'
 import type { AppendOutcome, AppendRequest, EventEnvelope } from '../envelope.ts'
 import type { Journal, ReplayOptions } from '../journal.ts'
-import { createPollingReadJournal, type EventPageSource, type PollingReadJournalConfig } from '../polling-read-journal.ts'
+import {
+  createPollingReadJournal,
+  type EventPageSource,
+  type PollingReadJournalConfig,
+} from '../polling-read-journal.ts'
 import type { ReadJournal } from '../read-journal.ts'
 
 interface Stream {
@@ -64,7 +68,9 @@ export class InMemoryJournal implements Journal, EventPageSource {
         // Serialize everything before touching state, so a bad payload writes nothing.
         const copies = request.events.map((event, i) => ({
           payload: JSON.parse(toJson(event.payload, `Event "${event.type}" payload`)) as unknown,
-          metadata: JSON.parse(toJson(event.metadata, `Event "${event.type}" metadata`)) as EventEnvelope['metadata'],
+          metadata: JSON.parse(
+            toJson(event.metadata, `Event "${event.type}" metadata`),
+          ) as EventEnvelope['metadata'],
           seqNr: current + i + 1,
         }))
         const target = stream ?? this.#createStream(request.persistenceId)
@@ -87,7 +93,10 @@ export class InMemoryJournal implements Journal, EventPageSource {
           target.events.push(envelope)
           for (const tag of new Set(event.tags)) {
             let list = this.#byTag.get(tag)
-            if (!list) this.#byTag.set(tag, (list = []))
+            if (!list) {
+              list = []
+              this.#byTag.set(tag, list)
+            }
             list.push(envelope)
           }
           return envelope
@@ -138,7 +147,12 @@ export class InMemoryJournal implements Journal, EventPageSource {
   }
 
   // EventPageSource
-  readByPersistenceId(persistenceId: string, fromSeqNr: number, toSeqNr: number, limit: number): EventEnvelope[] {
+  readByPersistenceId(
+    persistenceId: string,
+    fromSeqNr: number,
+    toSeqNr: number,
+    limit: number,
+  ): EventEnvelope[] {
     const stream = this.#streams.get(persistenceId)
     if (!stream || limit <= 0) return []
     const from = Math.max(fromSeqNr, stream.deletedTo + 1, 1)

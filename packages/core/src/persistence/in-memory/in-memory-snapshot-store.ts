@@ -20,7 +20,11 @@ export class InMemorySnapshotStore implements SnapshotStore {
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {
     const list = this.#byId.get(persistenceId)
-    if (list) this.#byId.set(persistenceId, list.filter((s) => s.seqNr > toSeqNr))
+    if (list)
+      this.#byId.set(
+        persistenceId,
+        list.filter((s) => s.seqNr > toSeqNr),
+      )
   }
 
   async count(persistenceId: string): Promise<number> {
