@@ -49,7 +49,8 @@ export const order = defineAggregate({
   machine: orderMachine,
   version: 1, // bump when the chart changes: older snapshots are discarded
   commands: {
-    addItem: (cmd: { price: number }) => (cmd.price > 0 ? { type: 'itemAdded', price: cmd.price } : reject('price must be positive')),
+    addItem: (cmd: { price: number }) =>
+      cmd.price > 0 ? { type: 'itemAdded', price: cmd.price } : reject('price must be positive'),
     // Timestamps travel in commands and events, never from a clock inside the machine.
     place: (cmd: { at: number }) => ({ type: 'placed', at: cmd.at }),
     pay: () => ({ type: 'paid' }),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 
-async function run(load: () => Promise<{ main: (log: (line: string) => void) => unknown }>): Promise<string[]> {
+async function run(
+  load: () => Promise<{ main: (log: (line: string) => void) => unknown }>,
+): Promise<string[]> {
   const lines: string[] = []
   await (await load()).main((line) => lines.push(line))
   return lines
@@ -23,7 +25,10 @@ describe('docs examples run and print what their comments say', () => {
   })
 
   it('gateway inside the application system', async () => {
-    expect(await run(() => import('./gateway.ts'))).toEqual(['order|o-1 at version 2', '{"placed":"awaitingPayment"}'])
+    expect(await run(() => import('./gateway.ts'))).toEqual([
+      'order|o-1 at version 2',
+      '{"placed":"awaitingPayment"}',
+    ])
   })
 
   it('repository options', async () => {

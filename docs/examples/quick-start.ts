@@ -6,11 +6,18 @@ import { assign, setup } from 'xstate'
 const accountMachine = setup({
   types: {
     context: {} as { balance: number },
-    events: {} as { type: 'opened' } | { type: 'deposited'; amount: number } | { type: 'withdrawn'; amount: number },
+    events: {} as
+      | { type: 'opened' }
+      | { type: 'deposited'; amount: number }
+      | { type: 'withdrawn'; amount: number },
   },
   actions: {
-    credit: assign({ balance: ({ context, event }) => context.balance + ('amount' in event ? event.amount : 0) }),
-    debit: assign({ balance: ({ context, event }) => context.balance - ('amount' in event ? event.amount : 0) }),
+    credit: assign({
+      balance: ({ context, event }) => context.balance + ('amount' in event ? event.amount : 0),
+    }),
+    debit: assign({
+      balance: ({ context, event }) => context.balance - ('amount' in event ? event.amount : 0),
+    }),
   },
 }).createMachine({
   id: 'account',
@@ -30,7 +37,9 @@ const account = defineAggregate({
     open: () => ({ type: 'opened' }),
     deposit: (cmd: { amount: number }) => ({ type: 'deposited', amount: cmd.amount }),
     withdraw: (cmd: { amount: number }, state) =>
-      cmd.amount > state.context.balance ? reject('insufficient funds') : { type: 'withdrawn', amount: cmd.amount },
+      cmd.amount > state.context.balance
+        ? reject('insufficient funds')
+        : { type: 'withdrawn', amount: cmd.amount },
   },
 })
 

@@ -2,14 +2,21 @@ import { CqrsPattern, createInMemoryJournal, isStatesourceError } from '@stateso
 import { order } from './aggregates.ts'
 
 export async function main(log: (line: string) => void = console.log) {
-  const handles = await CqrsPattern.builder({ journal: createInMemoryJournal() }).withAggregate(order).build().materialize()
+  const handles = await CqrsPattern.builder({ journal: createInMemoryJournal() })
+    .withAggregate(order)
+    .build()
+    .materialize()
   // #region send
   const orders = handles.repository(order)
-  const first = await orders.send('o-7', { type: 'addItem', price: 10 }, {
-    commandId: 'checkout-7-item-1', // idempotency key: a retry returns this same result
-    metadata: { correlationId: 'req-42', userId: 'ada' },
-    timeoutMs: 2_000,
-  })
+  const first = await orders.send(
+    'o-7',
+    { type: 'addItem', price: 10 },
+    {
+      commandId: 'checkout-7-item-1', // idempotency key: a retry returns this same result
+      metadata: { correlationId: 'req-42', userId: 'ada' },
+      timeoutMs: 2_000,
+    },
+  )
   const retry = await orders.send('o-7', { type: 'addItem', price: 10 }, { commandId: 'checkout-7-item-1' })
   log(`${first.version} ${retry.version} duplicate=${retry.duplicate}`) // 1 1 duplicate=true
 

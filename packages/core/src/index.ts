@@ -1,9 +1,9 @@
 // Aggregates
 export {
   defineAggregate,
-  reject,
   isRejection,
   PERSISTENCE_ID_SEPARATOR,
+  reject,
 } from './aggregate/define-aggregate.ts'
 export type {
   Aggregate,
@@ -14,79 +14,186 @@ export type {
   CommandsOf,
   DecideContext,
   DecideResult,
-  EventLike,
   EventFrom,
+  EventLike,
   Invariant,
   Rejection,
   StateFrom,
 } from './aggregate/define-aggregate.ts'
-export { foldEvents, decodeForAggregate } from './aggregate/replay.ts'
-export { validateEvents, describeState } from './aggregate/validate-events.ts'
 export { findNonDeterminism } from './aggregate/machine-rules.ts'
+export { decodeForAggregate, foldEvents } from './aggregate/replay.ts'
+export { describeState, validateEvents } from './aggregate/validate-events.ts'
 
 // Errors
 export {
-  StatesourceError,
-  isStatesourceError,
-  ConcurrencyError,
   CommandRejectedError,
-  UnknownManifestError,
-  TimeoutError,
+  ConcurrencyError,
+  isStatesourceError,
   JournalError,
   NotConfiguredError,
   RecoveryError,
+  StatesourceError,
+  TimeoutError,
+  UnknownManifestError,
 } from './errors.ts'
-export type { StatesourceErrorCode, RejectionSource } from './errors.ts'
+export type { RejectionSource, StatesourceErrorCode } from './errors.ts'
 
 // Gateway and repository
+export type {
+  GatewayConfig,
+  PassivationConfig,
+  RestartLimit,
+  SnapshotPolicy,
+} from './gateway/gateway-config.ts'
 export { createGatewayLogic, GatewayRuntime } from './gateway/gateway-logic.ts'
 export type {
   GatewayCommandEvent,
-  GatewayLogic,
   GatewayEvent,
+  GatewayLogic,
   GatewaySnapshot,
   GatewayStats,
   SendOptions,
   SendResult,
 } from './gateway/gateway-logic.ts'
-export type { GatewayConfig, PassivationConfig, RestartLimit, SnapshotPolicy } from './gateway/gateway-config.ts'
 export { RecoveryPermits } from './gateway/recovery-permits.ts'
 export { createRepository } from './repository/repository.ts'
 export type { Repository, RepositoryConfig } from './repository/repository.ts'
 
 // Topology
-export { CqrsPattern, CqrsBuilder, CqrsTopology } from './topology/cqrs-pattern.ts'
-export type { CqrsBuilderConfig, MaterializeOptions, ReaderRetry, RetrySchedule } from './topology/cqrs-pattern.ts'
 export { CqrsHandles } from './topology/cqrs-handles.ts'
+export { CqrsBuilder, CqrsPattern, CqrsTopology } from './topology/cqrs-pattern.ts'
+export type {
+  CqrsBuilderConfig,
+  MaterializeOptions,
+  ReaderRetry,
+  RetrySchedule,
+} from './topology/cqrs-pattern.ts'
 export type { CqrsTopologyDescription } from './topology/cqrs-topology.ts'
 
 // Codecs
 export { EventCodecRegistry } from './codec/event-codec-registry.ts'
 export type { DomainEvent, EventDecoder, Upcaster } from './codec/event-codec-registry.ts'
 
+// Read side
+export { createInMemoryDeadLetterStore, InMemoryDeadLetterStore } from './read-side/dead-letter-store.ts'
+export type { DeadLetter, DeadLetterStore } from './read-side/dead-letter-store.ts'
+export { DEFAULT_WAIT_TIMEOUT_MS } from './read-side/projection-handle.ts'
+export type {
+  ProjectionHandle,
+  ProjectionSelection,
+  ProjectionSubscription,
+  ReaderPhase,
+  ReaderStatus,
+  SkippedEvent,
+  WaitForOffsetOptions,
+} from './read-side/projection-handle.ts'
+export { DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_MS, defineReader } from './read-side/reader.ts'
+export type {
+  AnyReader,
+  CheckpointConfig,
+  Reader,
+  ReaderErrorPolicy,
+  ReaderStateFrom,
+  TransactionalOffsetStore,
+} from './read-side/reader.ts'
+export { ProjectionError } from './read-side/reader-errors.ts'
+export type { EventPosition } from './read-side/reader-errors.ts'
+export { ReaderFilter } from './read-side/reader-filter.ts'
+
+// Audit
+export { AuditLog, AuditProjection, DEFAULT_AUDIT_CAPACITY } from './audit/audit-log.ts'
+export type { AuditEntry, AuditLogConfig } from './audit/audit-log.ts'
+
 // Extensions
-export { runInterceptors, toInterceptor } from './extensions/interceptor.ts'
-export type { Interceptor, InterceptorContext, InterceptorFn, InterceptorResult } from './extensions/interceptor.ts'
+export {
+  interceptPass,
+  interceptReject,
+  isActorLogic,
+  runInterceptors,
+  toInterceptor,
+} from './extensions/interceptor.ts'
+export type {
+  ActorInterceptor,
+  FunctionInterceptor,
+  Interceptor,
+  InterceptorContext,
+  InterceptorFn,
+  InterceptorResult,
+  InterceptPass,
+  InterceptReject,
+  InterceptRequest,
+} from './extensions/interceptor.ts'
 export { toListener } from './extensions/listener.ts'
 export type { Listener, ListenerFn } from './extensions/listener.ts'
 export { TapHub } from './extensions/tap.ts'
-export type { TapConfig, TapOverflow, TapStatus, TapTarget, TappedCommand } from './extensions/tap.ts'
+export type {
+  TapConfig,
+  TapHubOptions,
+  TapOverflow,
+  TappedCommand,
+  TapReport,
+  TapStatus,
+  TapTarget,
+} from './extensions/tap.ts'
+export { validateWith } from './extensions/validate-with.ts'
+export type { StandardSchemaLike, ValidateWithOptions } from './extensions/validate-with.ts'
 export { consoleLogger, silentLogger } from './logger.ts'
 export type { Logger } from './logger.ts'
 
+// Scheduling
+export { createDurableScheduler } from './scheduling/durable-scheduler.ts'
+export type {
+  DurableScheduledCommand,
+  DurableScheduleOptions,
+  DurableScheduler,
+  DurableSchedulerConfig,
+  DurableSchedulerStart,
+} from './scheduling/durable-scheduler.ts'
+export { scheduleCommand } from './scheduling/schedule-command.ts'
+export type {
+  ScheduleCommandOptions,
+  ScheduledCommand,
+  ScheduledCommandInfo,
+  ScheduleOutcome,
+  ScheduleWhen,
+} from './scheduling/schedule-command.ts'
+export {
+  createInMemoryScheduleStore,
+  duplicateSchedule,
+  InMemoryScheduleStore,
+} from './scheduling/schedule-store.ts'
+export type {
+  ScheduleSettlement,
+  ScheduleStatus,
+  ScheduleStore,
+  StoredSchedule,
+} from './scheduling/schedule-store.ts'
+
 // Persistence contracts and in-memory implementations
 export { manifestOf } from './persistence/envelope.ts'
-export type { AppendOutcome, AppendRequest, EventEnvelope, EventMetadata, NewEvent } from './persistence/envelope.ts'
+export type {
+  AppendOutcome,
+  AppendRequest,
+  EventEnvelope,
+  EventMetadata,
+  NewEvent,
+} from './persistence/envelope.ts'
+export { createInMemoryJournal, InMemoryJournal } from './persistence/in-memory/in-memory-journal.ts'
+export type { InMemoryJournalConfig } from './persistence/in-memory/in-memory-journal.ts'
+export {
+  createInMemoryOffsetStore,
+  InMemoryOffsetStore,
+} from './persistence/in-memory/in-memory-offset-store.ts'
+export {
+  createInMemorySnapshotStore,
+  InMemorySnapshotStore,
+} from './persistence/in-memory/in-memory-snapshot-store.ts'
 export type { Journal, ReplayOptions } from './persistence/journal.ts'
-export type { ReadJournal } from './persistence/read-journal.ts'
-export type { SnapshotStore, StoredSnapshot } from './persistence/snapshot-store.ts'
 export type { OffsetStore } from './persistence/offset-store.ts'
 export { createPollingReadJournal } from './persistence/polling-read-journal.ts'
 export type { EventPageSource, PollingReadJournalConfig } from './persistence/polling-read-journal.ts'
-export { InMemoryJournal, createInMemoryJournal } from './persistence/in-memory/in-memory-journal.ts'
-export type { InMemoryJournalConfig } from './persistence/in-memory/in-memory-journal.ts'
-export { InMemorySnapshotStore, createInMemorySnapshotStore } from './persistence/in-memory/in-memory-snapshot-store.ts'
-export { InMemoryOffsetStore, createInMemoryOffsetStore } from './persistence/in-memory/in-memory-offset-store.ts'
+export type { ReadJournal } from './persistence/read-journal.ts'
+export type { SnapshotStore, StoredSnapshot } from './persistence/snapshot-store.ts'
 
 // Internal helpers other statesource packages use
 export { toJson } from './internal/json.ts'

@@ -41,21 +41,21 @@ export const accountMachine = setup({
 })
 
 export const accountCommands = {
-    open: (cmd: { owner: string }) => ({ type: 'opened', owner: cmd.owner }),
-    deposit: (cmd: { amount: number }) =>
-      cmd.amount > 0 ? { type: 'deposited', amount: cmd.amount } : reject('amount must be positive'),
-    withdraw: (cmd: { amount: number }, state: SnapshotFrom<typeof accountMachine>) =>
-      state.context.balance < cmd.amount
-        ? reject('insufficient funds')
-        : { type: 'withdrawn', amount: cmd.amount },
-    // Deliberately unchecked: lets the chart reject it.
-    forceWithdraw: (cmd: { amount: number }) => ({ type: 'withdrawn', amount: cmd.amount }),
-    close: () => ({ type: 'closed' }),
-    noop: () => [],
-    twice: (cmd: { amount: number }) => [
-      { type: 'deposited', amount: cmd.amount },
-      { type: 'deposited', amount: cmd.amount },
-    ],
+  open: (cmd: { owner: string }) => ({ type: 'opened', owner: cmd.owner }),
+  deposit: (cmd: { amount: number }) =>
+    cmd.amount > 0 ? { type: 'deposited', amount: cmd.amount } : reject('amount must be positive'),
+  withdraw: (cmd: { amount: number }, state: SnapshotFrom<typeof accountMachine>) =>
+    state.context.balance < cmd.amount
+      ? reject('insufficient funds')
+      : { type: 'withdrawn', amount: cmd.amount },
+  // Deliberately unchecked: lets the chart reject it.
+  forceWithdraw: (cmd: { amount: number }) => ({ type: 'withdrawn', amount: cmd.amount }),
+  close: () => ({ type: 'closed' }),
+  noop: () => [],
+  twice: (cmd: { amount: number }) => [
+    { type: 'deposited', amount: cmd.amount },
+    { type: 'deposited', amount: cmd.amount },
+  ],
 }
 
 export const account = defineAggregate({

@@ -68,7 +68,10 @@ export type Invariant<TMachine extends AnyStateMachine> = (
 ) => boolean | string | void
 
 /** Input of {@link defineAggregate}. */
-export interface AggregateConfig<TMachine extends AnyStateMachine, TCommands extends Record<string, unknown>> {
+export interface AggregateConfig<
+  TMachine extends AnyStateMachine,
+  TCommands extends Record<string, unknown>,
+> {
   /** The stream category: persistence ids are `type|id`. Letters, digits, `_`, `-`, `.` and `:` only. */
   type: string
   /** The statechart whose events are the domain events. Must be deterministic (see the aggregates guide). */

@@ -84,7 +84,11 @@ export class EventCodecRegistry {
       break
     }
     if (this.#fallback) return withType(this.#fallback(envelope.payload, envelope), envelope.type)
-    throw new UnknownManifestError(`${envelope.type}@${envelope.version}`, envelope.persistenceId, envelope.seqNr)
+    throw new UnknownManifestError(
+      `${envelope.type}@${envelope.version}`,
+      envelope.persistenceId,
+      envelope.seqNr,
+    )
   }
 
   #resolve(type: string, version: number): EventDecoder | undefined {

@@ -1,21 +1,48 @@
 import type { DomainEvent } from '../codec/event-codec-registry.ts'
+import { NotConfiguredError } from '../errors.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
 
-/** Runs after commit, before the reply, for each persisted event. A throwing listener is reported, never fatal. */
-export type ListenerFn = (event: DomainEvent, envelope: EventEnvelope) => void
+/**
+ * Runs after commit, before the reply, for each persisted event, in registration order. A listener that
+ * throws is reported (logger and a `'@statesource.listener-failed'` inspection event), never fatal: the
+ * command still succeeds because its events are durable.
+ *
+ * @remarks Listeners are synchronous: they run inside the gateway's one-at-a-time processing, so keep them
+ * fast. A returned promise is not awaited (use a tap for async work); its rejection is reported the same way.
+ *
+ * @example
+ * ```ts
+ * const count: ListenerFn = (event, envelope) => console.log(envelope.persistenceId, event.type)
+ * ```
+ */
+export type ListenerFn = (event: DomainEvent, envelope: EventEnvelope) => void | Promise<void>
 
-/** A named listener, optionally limited to some aggregate types. */
+/**
+ * A named listener, optionally limited to some aggregate types.
+ *
+ * @example
+ * ```ts
+ * const metrics: Listener = { name: 'metrics', aggregates: ['account'], onEvent: (e) => counter.inc(e.type) }
+ * ```
+ */
 export interface Listener {
   readonly name: string
   readonly onEvent: ListenerFn
   readonly aggregates?: readonly string[]
 }
 
-/** Normalises a function or a listener object. */
+/**
+ * Normalises a function or a listener object.
+ *
+ * @example
+ * ```ts
+ * const named = toListener(function audit() {}, 0) // { name: 'audit', onEvent }
+ * ```
+ */
 export function toListener(input: Listener | ListenerFn, index: number): Listener {
   if (typeof input === 'function') return { name: input.name || `listener-${index + 1}`, onEvent: input }
   if (!input || typeof input.onEvent !== 'function') {
-    throw new TypeError(`Listener ${index + 1} must be a function or { name, onEvent }.`)
+    throw new NotConfiguredError('listener', `Listener ${index + 1} must be a function or { name, onEvent }.`)
   }
   return input
 }

@@ -1,6 +1,7 @@
 import type {
   ActorLogic,
   ActorSystem,
+  AnyActorLogic,
   AnyActorRef,
   AnyActorScope,
   AnyMachineSnapshot,
@@ -9,13 +10,29 @@ import type {
 
 type AnyActorSystem = ActorSystem<any>
 
+import { randomUUID } from 'node:crypto'
 import { createActor } from 'xstate'
 import { type AnyAggregate, runDecide } from '../aggregate/define-aggregate.ts'
 import { foldEvents } from '../aggregate/replay.ts'
 import { validateEvents } from '../aggregate/validate-events.ts'
 import type { DomainEvent } from '../codec/event-codec-registry.ts'
-import { ConcurrencyError, isStatesourceError, RecoveryError, StatesourceError } from '../errors.ts'
-import { runInterceptors } from '../extensions/interceptor.ts'
+import {
+  CommandRejectedError,
+  ConcurrencyError,
+  isStatesourceError,
+  RecoveryError,
+  StatesourceError,
+} from '../errors.ts'
+import {
+  type ActorInterceptor,
+  type FunctionInterceptor,
+  type InterceptorContext,
+  type InterceptorResult,
+  type InterceptPass,
+  type InterceptReject,
+  runInterceptors,
+  toInterceptorResult,
+} from '../extensions/interceptor.ts'
 import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
@@ -168,6 +185,16 @@ export class GatewayRuntime {
   readonly #maxIdLength: number
   readonly #restartLimit: { maxRestarts: number; withinMs: number }
   readonly #inFlight = new Set<Promise<unknown>>()
+  // Extensions: actor-logic interceptors are asked through the mailbox; their answers resolve these.
+  readonly #interceptors: readonly FunctionInterceptor[]
+  readonly #interceptorActors = new Map<
+    string,
+    { readonly interceptor: ActorInterceptor; ref: AnyActorRef | undefined }
+  >()
+  readonly #pendingIntercepts = new Map<string, PendingIntercept>()
+  #interceptSeq = 0
+  #extensionsStarted = false
+  #unbindTaps: (() => void) | undefined
   #scope: AnyActorScope | undefined
   #generation = 0
   #sweeper: ReturnType<typeof setInterval> | undefined
@@ -182,6 +209,16 @@ export class GatewayRuntime {
     this.#dedupeWindow = config.dedupeWindow ?? 100
     this.#maxIdLength = config.maxIdLength ?? 16_384
     this.#restartLimit = config.restartLimit ?? { maxRestarts: 3, withinMs: 60_000 }
+    this.#interceptors = (config.interceptors ?? []).map((interceptor) => {
+      if ('intercept' in interceptor && typeof interceptor.intercept === 'function') return interceptor
+      const actor = interceptor as ActorInterceptor
+      this.#interceptorActors.set(actor.name, { interceptor: actor, ref: undefined })
+      return {
+        name: actor.name,
+        ...(actor.aggregates ? { aggregates: actor.aggregates } : {}),
+        intercept: (context: InterceptorContext) => this.#askInterceptor(actor, context),
+      }
+    })
   }
 
   attach(scope: AnyActorScope): void {
@@ -189,6 +226,7 @@ export class GatewayRuntime {
   }
 
   start(): void {
+    this.#startExtensions()
     if (this.#sweeper || !Number.isFinite(this.#idleMs)) return
     const every = Math.max(10, Math.min(this.#idleMs / 2, 30_000))
     this.#sweeper = setInterval(() => this.#self?.send({ type: 'statesource.sweep' }), every)
@@ -236,10 +274,21 @@ export class GatewayRuntime {
       }
       case 'statesource.sweep':
         return this.#sweep()
+      case 'statesource.intercept.pass':
+      case 'statesource.intercept.reject':
+        return this.#onInterceptAnswer(event as unknown as InterceptPass | InterceptReject)
       case 'xstate.stop':
         return this.stopNow()
       default:
         if (event.type.startsWith('xstate.error.actor.')) {
+          if (
+            this.#onExtensionError(
+              event.type.slice('xstate.error.actor.'.length),
+              (event as { error?: unknown }).error,
+            )
+          ) {
+            return
+          }
           return this.#onChildError(
             event.type.slice('xstate.error.actor.'.length),
             (event as { error?: unknown }).error,
@@ -265,6 +314,7 @@ export class GatewayRuntime {
     this.#accepting = false
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = undefined
+    this.#stopExtensions()
     for (const entity of this.#entities.values()) {
       for (const message of entity.queue.splice(0)) {
         this.#reply(message, gatewayStopped())
@@ -279,6 +329,14 @@ export class GatewayRuntime {
 
   #accept(message: GatewayCommandEvent): void {
     this.stats.commands++
+    if (message.options?.metadata?.correlationId === undefined) {
+      // Every command gets a correlation id, so inspection and the stored events can be joined up.
+      const options = message.options ?? {}
+      message = {
+        ...message,
+        options: { ...options, metadata: { ...options.metadata, correlationId: randomUUID() } },
+      }
+    }
     if (!this.#accepting) return this.#reply(message, gatewayStopped())
     const problem = this.#validateMessage(message)
     if (problem) return this.#reply(message, problem)
@@ -299,6 +357,7 @@ export class GatewayRuntime {
       command: message.command,
       phase: 'received',
       correlationId: message.options?.metadata?.correlationId,
+      commandId: message.options?.commandId,
     })
     let entity = this.#entities.get(pid)
     if (entity) {
@@ -561,8 +620,8 @@ export class GatewayRuntime {
         throw new ConcurrencyError(pid, options.expectedVersion, entity.seqNr)
       }
       const state = entity.state!
-      const interceptors = this.config.interceptors
-      if (interceptors && interceptors.length > 0) {
+      const interceptors = this.#interceptors
+      if (interceptors.length > 0) {
         metadata = await runInterceptors(interceptors, {
           command,
           metadata,
@@ -577,6 +636,7 @@ export class GatewayRuntime {
           command,
           phase: 'intercepted',
           correlationId: metadata.correlationId,
+          commandId: options.commandId,
         })
       }
       const events = runDecide(aggregate, command, state, {
@@ -667,6 +727,10 @@ export class GatewayRuntime {
         phase: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
         error: failure.message,
         correlationId: metadata.correlationId,
+        commandId: options.commandId,
+        ...(failure instanceof CommandRejectedError
+          ? { source: failure.source, rejectedBy: failure.rejectedBy }
+          : {}),
       })
       this.config.taps?.hasCommandTaps &&
         this.config.taps.publishCommand({
@@ -705,7 +769,11 @@ export class GatewayRuntime {
     work.done = true
     this.stats.persistedEvents += envelopes.length
     if (!entity || entity.generation !== event.generation) {
-      this.#reply(work.message, result)
+      // The entity was replaced meanwhile, but these events are durable: hooks still see them.
+      const aggregate = this.#aggregates.get(work.message.aggregateType)
+      if (aggregate)
+        this.#afterCommit(aggregate.type, work.message.id, event.pid, work, envelopes, events, result)
+      else this.#reply(work.message, result)
       return
     }
     // Apply to the live actor: custom actions run here, once, and inspection sees the domain events.
@@ -742,29 +810,7 @@ export class GatewayRuntime {
       })
       this.#trimDedupe(entity.dedupe)
     }
-    this.#inspect('@statesource.persisted', {
-      persistenceId: entity.pid,
-      seqNr: last.seqNr,
-      ordering: last.ordering,
-      events: events.map((e) => e.type),
-      correlationId: metadata.correlationId,
-    })
-    this.#runListeners(entity, events, envelopes)
-    this.#reply(work.message, result)
-    const taps = this.config.taps
-    if (taps) {
-      taps.publishEvents(envelopes, events)
-      if (taps.hasCommandTaps) {
-        taps.publishCommand({
-          aggregateType: entity.aggregate.type,
-          id: entity.id,
-          persistenceId: entity.pid,
-          command: work.message.command,
-          metadata,
-          outcome: 'persisted',
-        })
-      }
-    }
+    this.#afterCommit(entity.aggregate.type, entity.id, entity.pid, work, envelopes, events, result)
     if (childFailed !== undefined) {
       this.#childFailed(entity, childFailed)
       return
@@ -775,25 +821,78 @@ export class GatewayRuntime {
     this.#pump(entity)
   }
 
-  #runListeners(entity: Entity, events: readonly DomainEvent[], envelopes: readonly EventEnvelope[]): void {
+  /** After commit: inspection, listeners (in order, per event), the reply, then the async taps. */
+  #afterCommit(
+    aggregateType: string,
+    id: string,
+    pid: string,
+    work: Work,
+    envelopes: readonly EventEnvelope[],
+    events: readonly DomainEvent[],
+    result: SendResult,
+  ): void {
+    const metadata = work.metadata
+    const last = envelopes.at(-1)!
+    const inspected = {
+      persistenceId: pid,
+      seqNr: last.seqNr,
+      ordering: last.ordering,
+      events: events.map((e) => e.type),
+      correlationId: metadata.correlationId,
+      commandId: metadata.commandId,
+    }
+    this.#inspect('@statesource.persisted', inspected)
+    this.#inspect('@statesource.command', { ...inspected, command: work.message.command, phase: 'persisted' })
+    this.#runListeners(aggregateType, pid, events, envelopes, metadata.correlationId)
+    this.#reply(work.message, result)
+    const taps = this.config.taps
+    if (taps) {
+      taps.publishEvents(envelopes, events)
+      if (taps.hasCommandTaps) {
+        taps.publishCommand({
+          aggregateType,
+          id,
+          persistenceId: pid,
+          command: work.message.command,
+          metadata,
+          outcome: 'persisted',
+        })
+      }
+    }
+  }
+
+  #runListeners(
+    aggregateType: string,
+    pid: string,
+    events: readonly DomainEvent[],
+    envelopes: readonly EventEnvelope[],
+    correlationId: string | undefined,
+  ): void {
     const listeners = this.config.listeners
     if (!listeners || listeners.length === 0) return
     for (let i = 0; i < events.length; i++) {
+      const envelope = envelopes[i]!
       for (const listener of listeners) {
-        if (listener.aggregates && !listener.aggregates.includes(entity.aggregate.type)) continue
-        try {
-          listener.onEvent(events[i]!, envelopes[i]!)
-        } catch (error) {
+        if (listener.aggregates && !listener.aggregates.includes(aggregateType)) continue
+        const report = (error: unknown) => {
           this.#logger.warn(
-            `Listener "${listener.name}" threw on event ${envelopes[i]!.seqNr} of "${entity.pid}": ${(error as Error)?.message ?? error}. The command still succeeded: its events are durable.`,
-            { listener: listener.name, persistenceId: entity.pid, error },
+            `Listener "${listener.name}" threw on event ${envelope.seqNr} of "${pid}": ${(error as Error)?.message ?? error}. The command still succeeded: its events are durable.`,
+            { listener: listener.name, persistenceId: pid, seqNr: envelope.seqNr, error },
           )
           this.#inspect('@statesource.listener-failed', {
             listener: listener.name,
-            persistenceId: entity.pid,
-            seqNr: envelopes[i]!.seqNr,
+            persistenceId: pid,
+            seqNr: envelope.seqNr,
             error: (error as Error)?.message ?? String(error),
+            correlationId,
           })
+        }
+        try {
+          const returned = listener.onEvent(events[i]!, envelope) as unknown
+          // Not awaited (listeners are synchronous), but a rejection must not become an unhandled one.
+          if (returned instanceof Promise) returned.catch(report)
+        } catch (error) {
+          report(error)
         }
       }
     }
@@ -946,6 +1045,115 @@ export class GatewayRuntime {
     return true
   }
 
+  // ---- extensions: actor interceptors and taps ---------------------------------------------------
+
+  #startExtensions(): void {
+    const scope = this.#scope
+    if (this.#extensionsStarted || !scope) return
+    this.#extensionsStarted = true
+    for (const entry of this.#interceptorActors.values())
+      entry.ref = this.#spawnExtension(entry.interceptor.logic, interceptorActorId(entry.interceptor.name))
+    this.#unbindTaps = this.config.taps?.bind({
+      spawn: (logic, id) => this.#spawnExtension(logic, id),
+      stop: (ref) => this.#stopExtension(ref),
+      inspect: (type, data) => this.#inspect(type, data),
+    })
+  }
+
+  #spawnExtension(logic: AnyActorLogic, id: string): AnyActorRef {
+    const scope = this.#scope!
+    const child = createActor(logic, { parent: scope.self, id })
+    child.start()
+    return child
+  }
+
+  #stopExtension(ref: AnyActorRef): void {
+    try {
+      if (this.#scope) this.#scope.stopChild(ref)
+      else ref.stop()
+    } catch {
+      // Already stopped, or stopped with its parent: nothing left to do.
+    }
+  }
+
+  #stopExtensions(): void {
+    for (const entry of this.#interceptorActors.values()) {
+      const ref = entry.ref
+      entry.ref = undefined
+      if (ref) this.#stopExtension(ref)
+    }
+    for (const [requestId, pending] of this.#pendingIntercepts) {
+      this.#pendingIntercepts.delete(requestId)
+      clearTimeout(pending.timer)
+      pending.fail(new Error('the gateway stopped before it answered'))
+    }
+    this.#unbindTaps?.()
+    this.#unbindTaps = undefined
+  }
+
+  #askInterceptor(interceptor: ActorInterceptor, context: InterceptorContext): Promise<InterceptorResult> {
+    const entry = this.#interceptorActors.get(interceptor.name)
+    const ref = entry?.ref
+    const self = this.#self
+    if (!ref || !self) {
+      return Promise.reject(
+        new Error('its actor is not running (actor interceptors need the gateway to be started)'),
+      )
+    }
+    const timeoutMs = interceptor.timeoutMs ?? 5_000
+    const requestId = `${interceptor.name}#${++this.#interceptSeq}`
+    return new Promise<InterceptorResult>((resolve, fail) => {
+      const timer = setTimeout(() => {
+        this.#pendingIntercepts.delete(requestId)
+        fail(new Error(`its actor did not answer within ${timeoutMs} ms (interceptor timeoutMs)`))
+      }, timeoutMs)
+      this.#pendingIntercepts.set(requestId, { actorId: ref.id, resolve, fail, timer })
+      ref.send({ type: 'statesource.intercept', requestId, context, replyTo: self })
+    })
+  }
+
+  #onInterceptAnswer(answer: InterceptPass | InterceptReject): void {
+    const pending =
+      typeof answer.requestId === 'string' ? this.#pendingIntercepts.get(answer.requestId) : undefined
+    if (!pending) return // late (timed out) or unknown: nothing waits for it
+    this.#pendingIntercepts.delete(answer.requestId)
+    clearTimeout(pending.timer)
+    pending.resolve(toInterceptorResult(answer))
+  }
+
+  /** An extension actor failed: its waiting commands are rejected and it is started afresh. */
+  #onExtensionError(childId: string, error: unknown): boolean {
+    for (const entry of this.#interceptorActors.values()) {
+      if (entry.ref?.id !== childId) continue
+      const message = (error as Error)?.message ?? String(error)
+      this.#logger.error(
+        `Interceptor "${entry.interceptor.name}" failed: ${message}. It is restarted; the commands it held are rejected.`,
+        {
+          interceptor: entry.interceptor.name,
+          error,
+        },
+      )
+      this.#inspect('@statesource.interceptor-failed', {
+        interceptor: entry.interceptor.name,
+        error: message,
+      })
+      for (const [requestId, pending] of this.#pendingIntercepts) {
+        if (pending.actorId !== childId) continue
+        this.#pendingIntercepts.delete(requestId)
+        clearTimeout(pending.timer)
+        pending.fail(new Error(`its actor failed: ${message}`))
+      }
+      const failed = entry.ref
+      entry.ref = undefined
+      if (failed) this.#stopExtension(failed)
+      if (this.#accepting && this.#scope) {
+        entry.ref = this.#spawnExtension(entry.interceptor.logic, interceptorActorId(entry.interceptor.name))
+      }
+      return true
+    }
+    return childId.startsWith('statesource.tap.')
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
 
   #stopChild(entity: Entity): void {
@@ -988,6 +1196,17 @@ export class GatewayRuntime {
     if (!system?._sendInspectionEvent) return
     system._sendInspectionEvent({ type, actorRef: scope!.self, rootId: scope!.self.id, ...data })
   }
+}
+
+interface PendingIntercept {
+  readonly actorId: string
+  readonly resolve: (result: InterceptorResult) => void
+  readonly fail: (error: Error) => void
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+function interceptorActorId(name: string): string {
+  return `statesource.interceptor.${name}`
 }
 
 function gatewayStopped(): StatesourceError {

@@ -5,6 +5,9 @@ import type { EventCodecRegistry } from '../codec/event-codec-registry.ts'
 import type { TapHub, TappedCommand, TapStatus } from '../extensions/tap.ts'
 import type { GatewaySnapshot, GatewayStats } from '../gateway/gateway-logic.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
+import type { DeadLetterStore } from '../read-side/dead-letter-store.ts'
+import type { ProjectionHandle, ReaderStatus } from '../read-side/projection-handle.ts'
+import { projectionOf, readSideOf } from '../read-side/read-side.ts'
 import type { Repository } from '../repository/repository.ts'
 import type { CqrsSettings } from './cqrs-pattern.ts'
 
@@ -78,6 +81,43 @@ export class CqrsHandles {
   /** @internal the gateway's runtime, for tools and tests. */
   get runtime(): GatewaySnapshot['context']['runtime'] {
     return (this.gateway.getSnapshot() as GatewaySnapshot).context.runtime
+  }
+
+  /**
+   * The handle of a reader added with `withReader`, by name.
+   *
+   * @example
+   * ```ts
+   * const totals = handles.projection<{ total: number }>('totals')
+   * console.log(totals.state.total, totals.offset)
+   * ```
+   */
+  projection<TState = unknown>(name: string): ProjectionHandle<TState> {
+    return projectionOf<TState>(this, name)
+  }
+
+  /** Every projection handle, in registration order. */
+  get projections(): readonly ProjectionHandle<unknown>[] {
+    return [...(readSideOf(this)?.handles.values() ?? [])]
+  }
+
+  /** Each reader's status (running, caught up, lag in events, halted with its error), with the lag computed now. */
+  async readerStatus(): Promise<ReaderStatus[]> {
+    return (await readSideOf(this)?.status()) ?? []
+  }
+
+  /**
+   * Pauses a reader, resets its state and offset (and its read model through `reset`), replays the journal with
+   * the same decoding and error policy, then resumes live. Resolves when it has caught up with the journal's
+   * head as of the call; commands keep being served throughout.
+   */
+  async rebuildProjection(name: string): Promise<void> {
+    return this.projection(name).rebuild()
+  }
+
+  /** Where readers park events they could not apply (error policy `'dead-letter'`). */
+  get deadLetters(): DeadLetterStore | undefined {
+    return readSideOf(this)?.deadLetters
   }
 
   /** @internal called by modules that need to stop with the handles (readers, schedulers). */

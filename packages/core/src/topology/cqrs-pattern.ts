@@ -18,6 +18,10 @@ import type { Journal } from '../persistence/journal.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
 import type { SnapshotStore } from '../persistence/snapshot-store.ts'
+import type { DeadLetterStore } from '../read-side/dead-letter-store.ts'
+import type { ProjectionHandle } from '../read-side/projection-handle.ts'
+import { registerReader, setDeadLetterStore } from '../read-side/read-side.ts'
+import type { Reader } from '../read-side/reader.ts'
 import { createRepository } from '../repository/repository.ts'
 import { CqrsHandles } from './cqrs-handles.ts'
 import type { CqrsTopologyDescription } from './cqrs-topology.ts'
@@ -201,9 +205,42 @@ export class CqrsBuilder {
     return this
   }
 
-  /** Adds an interceptor (validation, authorization, enrichment) run before `decide`. */
-  onCommand(interceptor: Interceptor | InterceptorFn): this {
-    this.settings.interceptors.push(toInterceptor(interceptor, this.settings.interceptors.length))
+  /**
+   * Adds a reader (a projection) and returns its handle. Names must be unique (checked by `build()`); the
+   * runner starts at `materialize()` and stops with the handles.
+   *
+   * @example
+   * ```ts
+   * const totals = builder.withReader(
+   *   defineReader({ name: 'totals', initialState: 0, apply: (n: number, e) => (e.type === 'deposited' ? n + 1 : n) }),
+   * )
+   * ```
+   */
+  withReader<TState>(reader: Reader<TState, any>): ProjectionHandle<TState> {
+    return registerReader(this, reader)
+  }
+
+  /** Where readers with error policy `'dead-letter'` park events. Default: in memory. */
+  deadLetterStore(store: DeadLetterStore): this {
+    setDeadLetterStore(this, store)
+    return this
+  }
+
+  /**
+   * Adds an interceptor (validation, authorization, enrichment) run before `decide`, in registration order:
+   * a function, `{ name, intercept }`, XState actor logic, or `{ name, logic, timeoutMs }`. Actor logic is
+   * spawned in the gateway's system and answers `statesource.intercept` requests (see `interceptPass`).
+   */
+  onCommand(interceptor: Interceptor | InterceptorFn | AnyActorLogic): this {
+    const normalized = toInterceptor(interceptor, this.settings.interceptors.length)
+    if ('logic' in normalized && this.settings.interceptors.some((i) => i.name === normalized.name)) {
+      // Actor interceptors are spawned under their name, so it must be unique.
+      throw new NotConfiguredError(
+        'interceptor',
+        `Two interceptors are named "${normalized.name}"; give the actor interceptor a unique name: onCommand({ name, logic }).`,
+      )
+    }
+    this.settings.interceptors.push(normalized)
     return this
   }
 
@@ -213,7 +250,10 @@ export class CqrsBuilder {
     return this
   }
 
-  /** Adds an async, bounded tap of persisted events and/or commands. */
+  /**
+   * Adds an async, bounded tap of persisted events and/or commands. A target may be a function, an RxJS
+   * observer or subject, an actor ref, or actor logic (spawned in the gateway's system).
+   */
   withTap(tap: TapConfig): this {
     this.settings.taps.push(tap)
     return this
@@ -418,6 +458,7 @@ export class CqrsTopology {
     if (options.gateway) gateway = options.gateway
     else {
       const actor = createActor(this.gateway as AnyActorLogic, {
+        id: this.settings.name,
         systemId: this.settings.name,
         ...(options.inspect ? { inspect: options.inspect } : {}),
       })

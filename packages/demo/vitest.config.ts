@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  // Each test runs the demo end to end on a real SQLite file (or spawns the CLI): seconds, not milliseconds.
+  test: { name: 'demo', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
+})

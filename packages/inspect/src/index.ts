@@ -1,0 +1,43 @@
+// Live inspection
+export { createInspectionRecorder, readInspectionLog } from './recorder/inspection-recorder.ts'
+export type {
+  InspectionRecorder,
+  InspectionRecorderOptions,
+  RecordedActor,
+  RecordedInspectionEvent,
+  StatesourceInspectionRecord,
+} from './recorder/inspection-recorder.ts'
+export { connectInspector, startInspectorRelay } from './recorder/inspector-relay.ts'
+export type {
+  ConnectedInspector,
+  ConnectInspectorOptions,
+  InspectorRelay,
+  InspectorRelayOptions,
+} from './recorder/inspector-relay.ts'
+
+// Export for Stately Studio, the visualizer and docs
+export {
+  ANONYMOUS,
+  exportChart,
+  toMermaid,
+  toStatelyConfig,
+  writeChartExports,
+} from './export/chart-export.ts'
+export type { ChartExport, ChartWarning, WriteChartExportsOptions } from './export/chart-export.ts'
+
+// Chart checks and the journal audit
+export { checkChart } from './checks/chart-checks.ts'
+export type { ChartCheckResult } from './checks/chart-checks.ts'
+export { auditJournal } from './checks/journal-audit.ts'
+export type { JournalAuditFinding, JournalAuditOptions, JournalAuditResult } from './checks/journal-audit.ts'
+export type { JournalSource } from './journal/journal-source.ts'
+
+// Lifecycle viewer
+export { startViewer } from './viewer/viewer-server.ts'
+export type { Viewer, ViewerConfig } from './viewer/viewer-server.ts'
+export { activeStateIds, LifecycleReplay } from './viewer/lifecycle-replay.ts'
+export type { LifecycleState, LifecycleStep } from './viewer/lifecycle-replay.ts'
+
+// CLI
+export { loadAggregates, runCli } from './cli/cli.ts'
+export type { CliIo, LoadedAggregates } from './cli/cli.ts'

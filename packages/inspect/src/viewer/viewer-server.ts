@@ -1,0 +1,250 @@
+import { readFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { type AnyAggregate, type EventCodecRegistry, StatesourceError } from '@statesource/core'
+import { toMermaid } from '../export/chart-export.ts'
+import { type JournalSource, listPersistenceIds, splitPersistenceId } from '../journal/journal-source.ts'
+import { chartFor, LifecycleReplay } from './lifecycle-replay.ts'
+
+/** Options of {@link startViewer}. */
+export interface ViewerConfig {
+  /** The journal to show: `(await openSqlite('app.db')).journal`, or any {@link JournalSource}. */
+  readonly source: JournalSource
+  /** The aggregates whose charts are drawn and replayed. Without them, streams and events are still listed. */
+  readonly aggregates?: readonly AnyAggregate[]
+  /** Decoders and upcasters for stored events. Default: payloads as stored. */
+  readonly codecs?: EventCodecRegistry
+  /** Port to listen on. Default 0 (a free port; read `url`). */
+  readonly port?: number
+  /** A loopback address: `'127.0.0.1'` (default), another `127.x.y.z`, or `'::1'`. */
+  readonly host?: string
+  /** Events per page the page loads (and per replay checkpoint). Default 200, at most 2,000. */
+  readonly pageSize?: number
+  /** How many streams one search returns. Default 200. */
+  readonly maxListed?: number
+  /** Page title. Default `'statesource lifecycle viewer'`. */
+  readonly title?: string
+}
+
+/** A running lifecycle viewer. */
+export interface Viewer {
+  /** Open this in a browser. */
+  readonly url: string
+  close(): Promise<void>
+}
+
+const CLIENT_DIR = fileURLToPath(new URL('./client/', import.meta.url))
+const MERMAID = createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js')
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: `${CLIENT_DIR}index.html`, type: 'text/html; charset=utf-8' },
+  '/assets/viewer.js': { file: `${CLIENT_DIR}viewer.js`, type: 'text/javascript; charset=utf-8' },
+  '/assets/viewer.css': { file: `${CLIENT_DIR}viewer.css`, type: 'text/css; charset=utf-8' },
+  '/assets/mermaid.min.js': { file: MERMAID, type: 'text/javascript; charset=utf-8' },
+}
+const MAX_REPLAYS = 16
+
+/**
+ * Serves the lifecycle viewer: a local page that lists aggregate types and ids with search and, for one
+ * aggregate, draws its statechart with a scrubber over its journal, highlighting the active states and
+ * showing each event's payload, metadata and resulting context.
+ *
+ * @example
+ * ```ts
+ * const sqlite = await openSqlite('app.db')
+ * const viewer = await startViewer({ source: sqlite.journal, aggregates: [account, order] })
+ * console.log(`open ${viewer.url}`)
+ * ```
+ *
+ * @remarks
+ * Listens on loopback only and needs no network: the page, its script and the Mermaid bundle are served
+ * from this package and `node_modules`. Events are read and replayed in pages of `pageSize`, with the
+ * replayed state kept at each page boundary, so a 10,000-event history opens as fast as a short one.
+ */
+export async function startViewer(config: ViewerConfig): Promise<Viewer> {
+  const host = config.host ?? '127.0.0.1'
+  if (!isLoopback(host)) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `The viewer listens on loopback only, got host "${host}". Use 127.0.0.1 or ::1 (and an SSH tunnel to view it from elsewhere).`,
+    )
+  }
+  const pageSize = config.pageSize ?? 200
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 2000) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `pageSize must be an integer from 1 to 2000, got ${pageSize}.`,
+    )
+  }
+  const maxListed = config.maxListed ?? 200
+  const port = config.port ?? 0
+  const title = config.title ?? 'statesource lifecycle viewer'
+  const aggregates = new Map((config.aggregates ?? []).map((a) => [a.type, a]))
+  const charts = new Map<string, ReturnType<typeof chartFor>>()
+  const replays = new Map<string, LifecycleReplay>()
+
+  const replayOf = (pid: string): LifecycleReplay => {
+    let replay = replays.get(pid)
+    if (replay) {
+      // Most recently used last, so the oldest is dropped first.
+      replays.delete(pid)
+      replays.set(pid, replay)
+      return replay
+    }
+    const aggregate = aggregates.get(splitPersistenceId(pid).type)
+    replay = new LifecycleReplay(pid, aggregate, config.codecs, config.source, pageSize)
+    replays.set(pid, replay)
+    if (replays.size > MAX_REPLAYS) replays.delete(replays.keys().next().value as string)
+    return replay
+  }
+  const chartOf = (type: string) => {
+    const aggregate = aggregates.get(type)
+    if (!aggregate) return null
+    let chart = charts.get(type)
+    if (!chart) {
+      chart = chartFor(aggregate, toMermaid(aggregate.machine))
+      charts.set(type, chart)
+    }
+    return chart
+  }
+
+  const api = async (path: string, query: URLSearchParams): Promise<unknown> => {
+    switch (path) {
+      case '/api/streams': {
+        const ids = await listPersistenceIds(config.source, 1000)
+        const q = (query.get('q') ?? '').toLowerCase()
+        const type = query.get('type')
+        const counts = new Map<string, number>()
+        for (const pid of ids) {
+          const t = splitPersistenceId(pid).type
+          counts.set(t, (counts.get(t) ?? 0) + 1)
+        }
+        const matching = ids.filter(
+          (pid) =>
+            (!type || splitPersistenceId(pid).type === type) && (q === '' || pid.toLowerCase().includes(q)),
+        )
+        return {
+          title,
+          pageSize,
+          types: [...counts].map(([t, count]) => ({ type: t, count, chart: aggregates.has(t) })),
+          total: matching.length,
+          streams: matching
+            .slice(0, maxListed)
+            .map((pid) => ({ persistenceId: pid, ...splitPersistenceId(pid) })),
+        }
+      }
+      case '/api/aggregate': {
+        const pid = required(query, 'pid')
+        const { type, id } = splitPersistenceId(pid)
+        const events = await config.source.highestSeqNr(pid)
+        return {
+          persistenceId: pid,
+          type,
+          id,
+          events,
+          pageSize,
+          chart: chartOf(type),
+          initial: replayOf(pid).initial() ?? null,
+        }
+      }
+      case '/api/steps': {
+        const pid = required(query, 'pid')
+        const from = integer(query, 'from', 1)
+        const limit = Math.min(integer(query, 'limit', pageSize), pageSize)
+        return { steps: await replayOf(pid).steps(from, limit) }
+      }
+      default:
+        return undefined
+    }
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://viewer')
+    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'Only GET is served.')
+    const asset = ASSETS[url.pathname]
+    if (asset) {
+      const body = await readFile(asset.file)
+      return send(res, 200, asset.type, body)
+    }
+    if (url.pathname.startsWith('/api/')) {
+      try {
+        const body = await api(url.pathname, url.searchParams)
+        if (body === undefined) return sendJson(res, 404, { error: `No API route "${url.pathname}".` })
+        return sendJson(res, 200, body)
+      } catch (error) {
+        const status = (error as StatesourceError).code === 'INVALID_INPUT' ? 400 : 500
+        return sendJson(res, status, { error: (error as Error).message })
+      }
+    }
+    return send(res, 404, 'text/plain', `Not found: ${url.pathname}`)
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      if (!res.headersSent) send(res, 500, 'text/plain', String((error as Error)?.message ?? error))
+      else res.destroy()
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(
+        new StatesourceError(
+          'INVALID_INPUT',
+          `The viewer cannot listen on ${host}:${port}: ${error.message}. Pick another port.`,
+          { cause: error },
+        ),
+      ),
+    )
+    server.listen(port, host, resolve)
+  })
+  const address = server.address() as AddressInfo
+  const authority =
+    address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`
+  return {
+    url: `http://${authority}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+function required(query: URLSearchParams, name: string): string {
+  const value = query.get(name)
+  if (value === null || value === '') {
+    throw new StatesourceError('INVALID_INPUT', `The query parameter "${name}" is required.`)
+  }
+  return value
+}
+
+function integer(query: URLSearchParams, name: string, fallback: number): number {
+  const raw = query.get(name)
+  if (raw === null) return fallback
+  const value = Number(raw)
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `The query parameter "${name}" must be a positive integer, got "${raw}".`,
+    )
+  }
+  return value
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  })
+  res.end(body)
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body))
+}

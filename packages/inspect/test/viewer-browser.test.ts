@@ -1,0 +1,169 @@
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { CqrsPattern } from '@statesource/core'
+import { openSqlite, type StatesourceSqlite } from '@statesource/kysely'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../src/index.ts'
+import { order, tempDir } from './fixtures.ts'
+
+// Functions passed to page.evaluate run in the page; the package's TypeScript has no DOM types.
+declare const document: any
+declare const window: any
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARTIFACTS = resolve(import.meta.dirname, '../../../test-artifacts')
+
+/** Writes the database the way an app does: a CQRS instance over the SQLite journal. */
+async function writeDemoDatabase(file: string): Promise<void> {
+  const sqlite: StatesourceSqlite = await openSqlite(file)
+  const handles = await CqrsPattern.builder({ journal: sqlite.journal })
+    .withAggregate(order)
+    .build()
+    .materialize()
+  const orders = handles.repository(order)
+  await orders.send('o-1001', { type: 'addItem', sku: 'green-tea', price: 12 })
+  await orders.send('o-1001', { type: 'addItem', sku: 'teapot', price: 35 })
+  await orders.send('o-1001', { type: 'submit' }, { metadata: { userId: 'ada' } })
+  await orders.send('o-1001', { type: 'failPayment', reason: 'card declined' })
+  await orders.send('o-1001', { type: 'retryPayment' })
+  await orders.send('o-1001', { type: 'pack' })
+  await orders.send('o-1001', { type: 'authorizePayment', reference: 'pay-77' })
+  await orders.send('o-1001', { type: 'ship', carrier: 'dhl' })
+  for (let i = 2; i <= 12; i++) {
+    await orders.send(`o-${1000 + i}`, { type: 'addItem', sku: `sku-${i}`, price: i })
+    if (i % 2 === 0) await orders.send(`o-${1000 + i}`, { type: 'submit' })
+  }
+  await handles.stop()
+  await sqlite.close()
+}
+
+describe('lifecycle viewer in Chromium', () => {
+  let browser: Browser
+  let page: Page
+  let url: string
+  let stop: () => void
+  let finished: Promise<number>
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}: the viewer's browser test needs it. Install it with "apt-get install -y chromium" (.ci/run does), or set CHROMIUM_PATH.`,
+      )
+    }
+    const db = join(tempDir(), 'demo.db')
+    await writeDemoDatabase(db)
+    // Through the CLI, as a user runs it: statesource view demo.db --aggregates fixtures.ts --port 0
+    const listening = new Promise<string>((resolveUrl) => {
+      finished = runCli(
+        [
+          'view',
+          db,
+          '--aggregates',
+          join(import.meta.dirname, 'fixtures.ts'),
+          '--port',
+          '0',
+          '--page-size',
+          '3',
+        ],
+        {
+          out: () => {},
+          err: (line) => console.error(line),
+          onListening: resolveUrl,
+          untilStopped: () => new Promise<void>((r) => (stop = r)),
+        },
+      )
+      void finished.then((code) => code !== 0 && resolveUrl(`failed with exit code ${code}`))
+    })
+    url = await listening
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    // No network but loopback: any other request would mean a CDN or a leak.
+    await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort())
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    stop?.()
+    expect(await finished).toBe(0)
+  })
+
+  it('loads, opens an aggregate, and highlights other states as the scrubber moves', async () => {
+    const outside: string[] = []
+    page.on('request', (r) => {
+      if (!r.url().startsWith(url)) outside.push(r.url())
+    })
+    await page.goto(url)
+    await page.waitForSelector('body[data-loaded="true"]')
+    expect(await page.locator('#streams li').count()).toBe(12)
+
+    await page.fill('#search', '1001')
+    await page.waitForFunction(() => document.querySelectorAll('#streams li').length === 1)
+    await page.click('li[data-pid="order|o-1001"]')
+    await page.waitForSelector('#chart[data-ready="true"] svg')
+    expect(await page.textContent('#position')).toContain('event 8 of 8 · shipped')
+    expect(await page.getAttribute('#chart', 'data-active-states')).toBe('order,order.completed')
+
+    const activeAt = async (position: number) => {
+      await page.fill('#scrubber', String(position))
+      await page.waitForFunction(
+        (p) => document.getElementById('position')!.textContent!.startsWith(`event ${p} of`),
+        position,
+      )
+      return {
+        states: await page.getAttribute('#chart', 'data-active-states'),
+        highlighted: await page.locator('#chart g.ss-active').count(),
+      }
+    }
+    const atDraft = await activeAt(2)
+    expect(atDraft.states).toBe('order,order.draft')
+    const atFailed = await activeAt(4)
+    expect(atFailed.states).toBe(
+      'order,order.checkout,order.checkout.payment,order.checkout.payment.failed,order.checkout.shipping,order.checkout.shipping.packing',
+    )
+    // Both parallel regions have a highlighted leaf, and the leaves differ from the draft step's.
+    expect(atFailed.highlighted).toBe(2)
+    expect(atDraft.highlighted).toBe(1)
+    expect(await page.locator('#chart g.ss-active').first().getAttribute('id')).toContain(
+      's_order__checkout__payment__failed',
+    )
+    expect(await page.textContent('#event')).toContain('card declined')
+
+    await page.click('#next')
+    await page.waitForFunction(() =>
+      document.getElementById('position')!.textContent!.startsWith('event 5 of'),
+    )
+    expect(await page.getAttribute('#chart', 'data-active-states')).toContain(
+      'order.checkout.payment.awaiting',
+    )
+
+    await activeAt(3)
+    expect(await page.textContent('#metadata')).toContain('"userId": "ada"')
+    expect(await page.textContent('#state')).toContain('"total": 47')
+    // Events come in pages of 3: position 3 is on the first page, 4 and 5 on the second.
+    expect(await page.evaluate(() => (window as any).statesourceViewer.pages.size)).toBe(3)
+
+    await activeAt(6)
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const shot = join(ARTIFACTS, 'viewer.png')
+    await page.screenshot({ path: shot, fullPage: true })
+    expect(existsSync(shot)).toBe(true)
+    expect(outside).toEqual([])
+    if (process.env.UPDATE_DOCS_SCREENSHOT) {
+      copyFileSync(shot, resolve(import.meta.dirname, '../../../docs/images/viewer.png'))
+    }
+  })
+})

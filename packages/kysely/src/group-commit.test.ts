@@ -1,0 +1,335 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { type AppendRequest, type NewEvent, isStatesourceError } from '@statesource/core'
+import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { type StatesourceSqlite, fromKysely, openSqlite } from './open-sqlite.ts'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-group-commit-'))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+let files = 0
+const newFile = () => path.join(dir, `journal-${files++}.db`)
+
+const event = (type: string, payload: unknown = {}, tags: string[] = []): NewEvent => ({
+  type,
+  version: 1,
+  payload,
+  tags,
+  metadata: {},
+})
+const request = (persistenceId: string, expectedSeqNr: number, events: NewEvent[]): AppendRequest => ({
+  persistenceId,
+  expectedSeqNr,
+  events,
+})
+
+const opened: StatesourceSqlite[] = []
+afterEach(async () => {
+  for (const sqlite of opened.splice(0)) await sqlite.close()
+})
+async function open(file = newFile(), options = {}) {
+  const sqlite = await openSqlite(file, options)
+  opened.push(sqlite)
+  return sqlite
+}
+
+describe('group commit', () => {
+  it('writes appends that arrive in the same turn in one transaction', async () => {
+    const sqlite = await open()
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        sqlite.journal.append([request(`s-${i}`, 0, [event('created')])]),
+      ),
+    )
+    expect(results.every(([outcome]) => outcome?.ok)).toBe(true)
+    const stats = sqlite.journal.stats
+    expect(stats.events).toBe(200)
+    expect(stats.transactions).toBe(1)
+    expect(stats.largestBatch).toBe(200)
+  })
+
+  it('uses far fewer transactions than appends under concurrent load', async () => {
+    const sqlite = await open()
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, worker) => {
+        for (let seq = 0; seq < 20; seq++) {
+          const [outcome] = await sqlite.journal.append([
+            request(`w-${worker}`, seq, [event('counted', { seq })]),
+          ])
+          if (!outcome?.ok) throw outcome?.error
+        }
+      }),
+    )
+    const stats = sqlite.journal.stats
+    expect(stats.events).toBe(1000)
+    expect(stats.requests).toBe(1000)
+    expect(stats.transactions).toBeLessThanOrEqual(1000 / 10)
+    for (let worker = 0; worker < 50; worker++) {
+      const events = await sqlite.journal.replay(`w-${worker}`)
+      expect(events.map((e) => e.payload)).toEqual(Array.from({ length: 20 }, (_, seq) => ({ seq })))
+    }
+  })
+
+  it('flushes at once when maxBatchEvents events are queued', async () => {
+    const sqlite = await open(newFile(), { maxBatchEvents: 10 })
+    const pending = Array.from({ length: 25 }, (_, i) =>
+      sqlite.journal.append([request(`m-${i}`, 0, [event('x')])]),
+    )
+    // Two batches of 10 were written synchronously, inside the append calls.
+    expect(sqlite.journal.stats.transactions).toBe(2)
+    await Promise.all(pending)
+    expect(sqlite.journal.stats.transactions).toBe(3)
+    expect(sqlite.journal.stats.events).toBe(25)
+  })
+
+  it('fails only the conflicting request of a batch, across calls and within one', async () => {
+    const sqlite = await open()
+    await sqlite.journal.append([request('taken', 0, [event('x')])])
+    const [first, second, third] = await Promise.all([
+      sqlite.journal.append([request('a', 0, [event('x')])]),
+      sqlite.journal.append([request('taken', 0, [event('x')]), request('b', 0, [event('x'), event('y')])]),
+      sqlite.journal.append([request('a', 0, [event('x')])]),
+    ])
+    expect(sqlite.journal.stats.transactions).toBe(2)
+    expect(first?.map((o) => o.ok)).toEqual([true])
+    expect(second?.map((o) => o.ok)).toEqual([false, true])
+    expect(third?.map((o) => o.ok)).toEqual([false])
+    const conflict = second?.[0]
+    expect(conflict && !conflict.ok && isStatesourceError(conflict.error, 'CONCURRENCY_CONFLICT')).toBe(true)
+    expect(conflict && !conflict.ok && conflict.error.message).toBe(
+      '"taken" is at version 1, expected 0. Reload the aggregate and retry the command.',
+    )
+    // The second append to "a" in the same batch saw the first one's event.
+    const late = third?.[0]
+    expect(late && !late.ok && late.error.message).toContain('"a" is at version 1, expected 0')
+    expect((await sqlite.journal.replay('a')).map((e) => e.seqNr)).toEqual([1])
+    expect((await sqlite.journal.replay('b')).map((e) => e.seqNr)).toEqual([1, 2])
+    expect(sqlite.journal.stats.conflicts).toBe(2)
+  })
+
+  it('chains requests to one stream inside one call', async () => {
+    const sqlite = await open()
+    const outcomes = await sqlite.journal.append([
+      request('chain', 0, [event('a')]),
+      request('chain', 1, [event('b'), event('c')]),
+      request('chain', 1, [event('stale')]),
+    ])
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, false])
+    expect((await sqlite.journal.replay('chain')).map((e) => e.type)).toEqual(['a', 'b', 'c'])
+  })
+
+  it('fails an unserializable request alone with SERIALIZATION_FAILED, before the transaction', async () => {
+    const sqlite = await open()
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    const [good, bad] = await Promise.all([
+      sqlite.journal.append([request('good', 0, [event('ok', { when: new Date(0), n: 1 })])]),
+      sqlite.journal.append([
+        request('big', 0, [event('big', { n: 10n })]),
+        request('cycle', 0, [event('cycle', { nested: [cyclic] })]),
+        request('nan', 0, [event('nan', { n: Number.NaN })]),
+        request('meta', 0, [{ ...event('meta'), metadata: { f: () => 1 } }]),
+        request('fine', 0, [event('fine', { list: [1, 'two', null, { deep: true }] })]),
+      ]),
+    ])
+    expect(good?.[0]?.ok).toBe(true)
+    expect(bad?.map((o) => o.ok)).toEqual([false, false, false, false, true])
+    for (const outcome of bad ?? []) {
+      if (!outcome.ok) expect(isStatesourceError(outcome.error, 'SERIALIZATION_FAILED')).toBe(true)
+    }
+    expect(bad?.[0] && !bad[0].ok && bad[0].error.message).toBe(
+      'Event "big" payload cannot be stored: property "n" is a BigInt. Convert it to a string or number first.',
+    )
+    // Dates go through toJSON, as with core's toJson: the envelope holds what a replay gives back.
+    const [stored] = await sqlite.journal.replay('good')
+    expect(stored?.payload).toEqual({ when: '1970-01-01T00:00:00.000Z', n: 1 })
+    expect(good?.[0]?.ok && good[0].envelopes[0]?.payload).toEqual(stored?.payload)
+    expect(await sqlite.journal.highestSeqNr('cycle')).toBe(0)
+    expect(await sqlite.journal.replay('fine')).toHaveLength(1)
+  })
+
+  it('rejects every call of a failed transaction with a JournalError and writes nothing', async () => {
+    const sqlite = await open()
+    // A trigger stands in for a disk failure halfway through the batch.
+    sqlite.db!.exec(`CREATE TEMP TRIGGER boom BEFORE INSERT ON statesource_journal WHEN NEW.event_type = 'boom'
+      BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END`)
+    const calls = [
+      sqlite.journal.append([request('before', 0, [event('x')])]),
+      sqlite.journal.append([request('boom', 0, [event('boom')])]),
+      sqlite.journal.append([request('after', 0, [event('x', {}, ['t'])])]),
+    ]
+    for (const call of calls) {
+      await expect(call).rejects.toMatchObject({ name: 'JournalError', code: 'JOURNAL_FAILURE' })
+    }
+    await expect(calls[0]).rejects.toThrow(
+      'Appending to the journal failed: disk I/O error (simulated). Nothing from this append was written; retry it.',
+    )
+    expect(sqlite.journal.stats.failedTransactions).toBe(1)
+    expect(await sqlite.readJournal().highestOrdering()).toBe(0)
+    for (const id of ['before', 'boom', 'after']) expect(await sqlite.journal.highestSeqNr(id)).toBe(0)
+    // The writer keeps working afterwards, and the rolled-back heads were forgotten.
+    sqlite.db!.exec('DROP TRIGGER boom')
+    const [retry] = await sqlite.journal.append([request('before', 0, [event('x')])])
+    expect(retry?.ok).toBe(true)
+  })
+
+  it('rejects invalid requests with INVALID_INPUT and keeps the others', async () => {
+    const sqlite = await open()
+    const outcomes = await sqlite.journal.append([
+      request('', 0, [event('x')]),
+      request('neg', -1, [event('x')]),
+      request('tag', 0, [{ ...event('x'), tags: [42 as unknown as string] }]),
+      request('ok', 0, [event('x')]),
+    ])
+    expect(outcomes.map((o) => (o.ok ? 'ok' : (o.error as { code?: string }).code))).toEqual([
+      'INVALID_INPUT',
+      'INVALID_INPUT',
+      'INVALID_INPUT',
+      'ok',
+    ])
+  })
+
+  it('stores hostile ids, tags and types exactly, including 10 kB ones', async () => {
+    const sqlite = await open()
+    const hostile = [
+      `'; DROP TABLE statesource_journal; --`,
+      'quote " and \' and ` backtick; semicolon;',
+      'unicode ü 😀 \u202e rtl \u0000 nul',
+      `long-${'x'.repeat(10_000)}`,
+      'percent % underscore _ backslash \\',
+    ]
+    for (const id of hostile) {
+      const [outcome] = await sqlite.journal.append([
+        request(id, 0, [event(id, { id }, [id, id, `${id}-2`])]),
+      ])
+      expect(outcome?.ok).toBe(true)
+    }
+    for (const id of hostile) {
+      const [stored] = await sqlite.journal.replay(id)
+      expect(stored).toMatchObject({
+        persistenceId: id,
+        type: id,
+        payload: { id },
+        tags: [id, id, `${id}-2`],
+      })
+      const tagged = await lastValueFrom(sqlite.readJournal().currentEventsByTag(id).pipe(toArray()))
+      expect(tagged.map((e) => e.persistenceId)).toEqual([id])
+    }
+    const ids = await lastValueFrom(sqlite.readJournal().currentPersistenceIds().pipe(toArray()))
+    expect(ids).toEqual(hostile)
+    expect(await lastValueFrom(sqlite.readJournal().currentEventsByTag('%').pipe(toArray()))).toEqual([])
+  })
+
+  it('wakes live queries of this process right after each commit', async () => {
+    const sqlite = await open()
+    // A poll interval far above the test timeout: only the wake-up can deliver in time.
+    const live = sqlite.readJournal({ pollIntervalMs: 3_600_000 })
+    const seen = firstValueFrom(live.eventsByTag('hot').pipe(take(2), toArray()))
+    const commits = firstValueFrom(sqlite.journal.commits.pipe(take(1)))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const [outcome] = await sqlite.journal.append([
+      request('h', 0, [event('x', {}, ['hot']), event('y', {}, ['hot'])]),
+    ])
+    expect((await seen).map((e) => e.type)).toEqual(['x', 'y'])
+    const ordering = outcome?.ok ? outcome.envelopes[1]?.ordering : undefined
+    expect(await commits).toEqual({ lastOrdering: ordering, events: 2 })
+  })
+
+  it('waits for an application transaction open on the same connection instead of joining it', async () => {
+    const sqlite = await open()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const transaction = sqlite.kyselyTransaction(async (tx) => {
+      await tx.offsets.save('p', 1)
+      await held
+      throw new Error('rolled back on purpose')
+    })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const append = sqlite.journal.append([request('w', 0, [event('x')])])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(sqlite.journal.stats.transactions).toBe(0)
+    release()
+    await expect(transaction).rejects.toThrow('rolled back on purpose')
+    expect((await append)[0]?.ok).toBe(true)
+    expect(await sqlite.journal.highestSeqNr('w')).toBe(1)
+    expect(await sqlite.offsetStore.load('p')).toBeUndefined()
+  })
+
+  it('commits queued appends on close and rejects appends after it', async () => {
+    const sqlite = await openSqlite(newFile())
+    const pending = sqlite.journal.append([request('c', 0, [event('x')])])
+    await sqlite.close()
+    expect((await pending)[0]?.ok).toBe(true)
+    await expect(sqlite.journal.append([request('c', 1, [event('x')])])).rejects.toMatchObject({
+      code: 'JOURNAL_FAILURE',
+    })
+  })
+
+  it('sees a write of another connection to the same file before checking versions', async () => {
+    const file = newFile()
+    const one = await open(file)
+    const two = await open(file)
+    expect((await one.journal.append([request('shared', 0, [event('x')])]))[0]?.ok).toBe(true)
+    expect((await two.journal.append([request('shared', 1, [event('y')])]))[0]?.ok).toBe(true)
+    // `one` cached head 1 for "shared"; the other connection's commit must invalidate it.
+    const [stale] = await one.journal.append([request('shared', 1, [event('z')])])
+    expect(stale?.ok).toBe(false)
+    expect(stale && !stale.ok && stale.error.message).toContain('is at version 2, expected 1')
+    expect((await one.journal.append([request('shared', 2, [event('z')])]))[0]?.ok).toBe(true)
+    expect((await two.journal.replay('shared')).map((e) => e.type)).toEqual(['x', 'y', 'z'])
+  })
+})
+
+describe('group commit through fromKysely', () => {
+  it('batches concurrent appends into multi-row inserts and isolates conflicts', async () => {
+    const database = new Database(newFile())
+    const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database }) })
+    const sqlite = await fromKysely(kysely, { busyTimeoutMs: 1000 })
+    try {
+      await sqlite.journal.append([request('taken', 0, [event('x', {}, ['k'])])])
+      const results = await Promise.all([
+        ...Array.from({ length: 100 }, (_, i) =>
+          sqlite.journal.append([request(`k-${i}`, 0, [event('x', { i }, ['k', 'k']), event('y')])]),
+        ),
+        sqlite.journal.append([request('taken', 0, [event('x')])]),
+      ])
+      expect(results.slice(0, 100).every(([o]) => o?.ok)).toBe(true)
+      expect(results[100]?.[0]?.ok).toBe(false)
+      expect(sqlite.journal.stats.transactions).toBeLessThanOrEqual(3)
+      const tagged = await lastValueFrom(sqlite.readJournal().currentEventsByTag('k').pipe(toArray()))
+      expect(tagged).toHaveLength(101)
+      const [outcome] = results[7] ?? []
+      expect(outcome?.ok && outcome.envelopes.map((e) => [e.persistenceId, e.seqNr, e.payload])).toEqual([
+        ['k-7', 1, { i: 7 }],
+        ['k-7', 2, {}],
+      ])
+      const replayed = await sqlite.journal.replay('k-7')
+      expect(outcome?.ok && outcome.envelopes).toEqual(replayed)
+    } finally {
+      await sqlite.close()
+      await kysely.destroy()
+    }
+  })
+
+  it('splits a large append into inserts below the bound-variable limit', async () => {
+    const database = new Database(':memory:')
+    const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database }) })
+    const sqlite = await fromKysely(kysely)
+    try {
+      const events = Array.from({ length: 9000 }, (_, i) => event('bulk', { i }, ['bulk']))
+      const [outcome] = await sqlite.journal.append([request('bulk', 0, events)])
+      expect(outcome?.ok).toBe(true)
+      expect(await sqlite.journal.highestSeqNr('bulk')).toBe(9000)
+      const tagged = await lastValueFrom(sqlite.readJournal().currentEventsByTag('bulk').pipe(toArray()))
+      expect(tagged.map((e) => e.seqNr)).toEqual(Array.from({ length: 9000 }, (_, i) => i + 1))
+    } finally {
+      await sqlite.close()
+      await kysely.destroy()
+    }
+  })
+})
