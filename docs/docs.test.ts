@@ -23,6 +23,17 @@ describe('docs code blocks come from type-checked example files', () => {
   }
 })
 
+describe('every TypeScript block in the docs is a tested example', () => {
+  for (const page of [join(here, '..', 'README.md'), ...listMarkdown(here)]) {
+    it(`${page.slice(here.length - 4)} has no untested ts block`, () => {
+      const text = readFileSync(page, 'utf8')
+      const blocks = [...text.matchAll(/(<!-- example: [\w./-]+#[\w-]+ -->\s*)?```(ts|typescript|js|javascript)\n/g)]
+      const untested = blocks.filter((b) => !b[1]).map((b) => text.slice(0, b.index).split('\n').length)
+      expect(untested, `untested code blocks at lines ${untested.join(', ')}`).toEqual([])
+    })
+  }
+})
+
 function listMarkdown(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     if (entry.name === 'node_modules' || entry.name === 'examples') return []
