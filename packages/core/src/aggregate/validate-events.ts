@@ -18,9 +18,33 @@ export function validateEvents(
   commandType: string,
   state: AnyMachineSnapshot,
   events: readonly { type: string }[],
-): AnyMachineSnapshot {
+): AnyMachineSnapshot
+/**
+ * With `needTrial: false`, the last event is only checked with `can` and not stepped when no invariant
+ * needs the resulting state: the live actor computes it after the commit, one transition fewer per command.
+ * Returns `undefined` in that case.
+ */
+export function validateEvents(
+  aggregate: AnyAggregate,
+  persistenceId: string,
+  commandType: string,
+  state: AnyMachineSnapshot,
+  events: readonly { type: string }[],
+  needTrial: boolean,
+): AnyMachineSnapshot | undefined
+export function validateEvents(
+  aggregate: AnyAggregate,
+  persistenceId: string,
+  commandType: string,
+  state: AnyMachineSnapshot,
+  events: readonly { type: string }[],
+  needTrial = true,
+): AnyMachineSnapshot | undefined {
+  const invariants = Object.entries(aggregate.invariants)
+  const stepLast = needTrial || invariants.length > 0
   let probe = state
-  for (const event of events) {
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!
     if (!aggregate.runtime.can(probe, event)) {
       throw new CommandRejectedError(
         persistenceId,
@@ -30,9 +54,10 @@ export function validateEvents(
         { event: event.type, state: probe.value },
       )
     }
-    probe = aggregate.runtime.step(probe, event)
+    if (i < events.length - 1 || stepLast) probe = aggregate.runtime.step(probe, event)
   }
-  for (const [name, invariant] of Object.entries(aggregate.invariants)) {
+  if (!stepLast) return undefined
+  for (const [name, invariant] of invariants) {
     let verdict: unknown
     try {
       verdict = invariant(probe as never)

@@ -94,7 +94,8 @@ type InternalEvent =
       work: Work
       envelopes: readonly EventEnvelope[]
       events: readonly DomainEvent[]
-      trial: AnyMachineSnapshot
+      /** The state after the events, when validation computed it (invariants, or no live actor). */
+      trial: AnyMachineSnapshot | undefined
     }
   | { type: 'statesource.persist-failed'; pid: string; generation: number; work: Work; error: Error }
   | { type: 'statesource.passivate'; pid: string; generation: number; reason: 'idle' | 'lru' }
@@ -199,6 +200,9 @@ export class GatewayRuntime {
   #generation = 0
   #sweeper: ReturnType<typeof setInterval> | undefined
   #accepting = true
+  #inspecting = true
+  /** Commands between intake and reply (counted rather than tracked as promises: this is the hot path). */
+  #processing = 0
 
   constructor(readonly config: GatewayConfig) {
     for (const aggregate of config.aggregates) this.#aggregates.set(aggregate.type, aggregate)
@@ -302,6 +306,7 @@ export class GatewayRuntime {
     this.#accepting = false
     while (
       this.#inFlight.size > 0 ||
+      this.#processing > 0 ||
       [...this.#entities.values()].some((e) => e.phase !== 'ready' || e.queue.length)
     ) {
       await Promise.allSettled([...this.#inFlight])
@@ -352,13 +357,14 @@ export class GatewayRuntime {
         ),
       )
     }
-    this.#inspect('@statesource.command', {
-      persistenceId: pid,
-      command: message.command,
-      phase: 'received',
-      correlationId: message.options?.metadata?.correlationId,
-      commandId: message.options?.commandId,
-    })
+    if (this.#inspecting)
+      this.#inspect('@statesource.command', {
+        persistenceId: pid,
+        command: message.command,
+        phase: 'received',
+        correlationId: message.options?.metadata?.correlationId,
+        commandId: message.options?.commandId,
+      })
     let entity = this.#entities.get(pid)
     if (entity) {
       // Move to the most recently used end.
@@ -579,7 +585,8 @@ export class GatewayRuntime {
         continue
       }
       entity.phase = 'busy'
-      this.#track(this.#process(entity, message))
+      this.#processing++
+      void this.#process(entity, message).finally(() => this.#processing--)
     }
   }
 
@@ -631,13 +638,14 @@ export class GatewayRuntime {
           state,
           version: entity.seqNr,
         })
-        this.#inspect('@statesource.command', {
-          persistenceId: pid,
-          command,
-          phase: 'intercepted',
-          correlationId: metadata.correlationId,
-          commandId: options.commandId,
-        })
+        if (this.#inspecting)
+          this.#inspect('@statesource.command', {
+            persistenceId: pid,
+            command,
+            phase: 'intercepted',
+            correlationId: metadata.correlationId,
+            commandId: options.commandId,
+          })
       }
       const events = runDecide(aggregate, command, state, {
         id: entity.id,
@@ -659,7 +667,8 @@ export class GatewayRuntime {
           duplicate: false,
         })
       }
-      const trial = validateEvents(aggregate, pid, command.type, state, events)
+      // With a live actor to apply to, the final state is computed there after the commit.
+      const trial = validateEvents(aggregate, pid, command.type, state, events, entity.ref === undefined)
       const newEvents: NewEvent[] = events.map((event) => {
         const { type, ...payload } = event as { type: string; [k: string]: unknown }
         return {
@@ -721,17 +730,18 @@ export class GatewayRuntime {
       const failure = toStatesourceError(error, pid)
       if (failure.code === 'COMMAND_REJECTED' || failure.code === 'UNKNOWN_COMMAND') this.stats.rejected++
       else this.stats.failed++
-      this.#inspect('@statesource.command', {
-        persistenceId: pid,
-        command,
-        phase: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
-        error: failure.message,
-        correlationId: metadata.correlationId,
-        commandId: options.commandId,
-        ...(failure instanceof CommandRejectedError
-          ? { source: failure.source, rejectedBy: failure.rejectedBy }
-          : {}),
-      })
+      if (this.#inspecting)
+        this.#inspect('@statesource.command', {
+          persistenceId: pid,
+          command,
+          phase: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
+          error: failure.message,
+          correlationId: metadata.correlationId,
+          commandId: options.commandId,
+          ...(failure instanceof CommandRejectedError
+            ? { source: failure.source, rejectedBy: failure.rejectedBy }
+            : {}),
+        })
       this.config.taps?.hasCommandTaps &&
         this.config.taps.publishCommand({
           aggregateType: aggregate.type,
@@ -781,23 +791,30 @@ export class GatewayRuntime {
     entity.eventsSinceSnapshot += envelopes.length
     let childFailed: unknown
     const ref = entity.ref
+    const trial = event.trial
     if (ref) {
       for (const domainEvent of events) ref.send(domainEvent)
       const snap = ref.getSnapshot() as AnyMachineSnapshot
       if (snap.status === 'error') childFailed = snap.error
-      else entity.state = snap.status === 'active' || snap.status === 'done' ? snap : event.trial
+      else if (snap.status === 'active' || snap.status === 'done') entity.state = snap
+      else entity.state = trial ?? foldLive(entity, events)
     } else {
-      entity.state = event.trial
+      entity.state = trial ?? foldLive(entity, events)
     }
     const live = entity.state
-    if (childFailed === undefined && live && live !== event.trial && entity.ref) {
+    if (
+      childFailed === undefined &&
+      trial &&
+      live &&
+      live !== trial &&
+      entity.ref &&
+      !sameStateValue(live.value, trial.value)
+    ) {
       // Live and trial states must agree; if they do not, a machine is non-deterministic.
-      if (JSON.stringify(live.value) !== JSON.stringify(event.trial.value)) {
-        childFailed = new StatesourceError(
-          'RECOVERY_FAILED',
-          `The live actor of "${entity.pid}" reached ${JSON.stringify(live.value)} but the replayed chart reached ${JSON.stringify(event.trial.value)}: the machine is not deterministic.`,
-        )
-      }
+      childFailed = new StatesourceError(
+        'RECOVERY_FAILED',
+        `The live actor of "${entity.pid}" reached ${JSON.stringify(live?.value)} but the replayed chart reached ${JSON.stringify(trial.value)}: the machine is not deterministic.`,
+      )
     }
     const metadata = work.metadata
     if (metadata.commandId !== undefined && metadata.commandHash !== undefined) {
@@ -833,16 +850,22 @@ export class GatewayRuntime {
   ): void {
     const metadata = work.metadata
     const last = envelopes.at(-1)!
-    const inspected = {
-      persistenceId: pid,
-      seqNr: last.seqNr,
-      ordering: last.ordering,
-      events: events.map((e) => e.type),
-      correlationId: metadata.correlationId,
-      commandId: metadata.commandId,
+    if (this.#inspecting) {
+      const inspected = {
+        persistenceId: pid,
+        seqNr: last.seqNr,
+        ordering: last.ordering,
+        events: events.map((e) => e.type),
+        correlationId: metadata.correlationId,
+        commandId: metadata.commandId,
+      }
+      this.#inspect('@statesource.persisted', inspected)
+      this.#inspect('@statesource.command', {
+        ...inspected,
+        command: work.message.command,
+        phase: 'persisted',
+      })
     }
-    this.#inspect('@statesource.persisted', inspected)
-    this.#inspect('@statesource.command', { ...inspected, command: work.message.command, phase: 'persisted' })
     this.#runListeners(aggregateType, pid, events, envelopes, metadata.correlationId)
     this.#reply(work.message, result)
     const taps = this.config.taps
@@ -1188,6 +1211,14 @@ export class GatewayRuntime {
     void promise.finally(() => this.#inFlight.delete(promise))
   }
 
+  /**
+   * Whether pipeline inspection events (`@statesource.*`) are built. On by default; `materialize()` turns it
+   * off when it was given no `inspect` observer, which saves their allocations on every command.
+   */
+  setInspecting(on: boolean): void {
+    this.#inspecting = on
+  }
+
   #inspect(type: string, data: Record<string, unknown>): void {
     const scope = this.#scope
     const system = scope?.system as
@@ -1207,6 +1238,26 @@ interface PendingIntercept {
 
 function interceptorActorId(name: string): string {
   return `statesource.interceptor.${name}`
+}
+
+/** Steps an entity's last known state through events without effects (no live actor to do it). */
+function foldLive(entity: Entity, events: readonly DomainEvent[]): AnyMachineSnapshot {
+  let state = entity.state!
+  for (const event of events) state = entity.aggregate.runtime.step(state, event)
+  return state
+}
+
+/** Structural equality of two XState state values (strings or nested objects of them). */
+function sameStateValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  for (const key of keys) {
+    if (!sameStateValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+      return false
+  }
+  return true
 }
 
 function gatewayStopped(): StatesourceError {
