@@ -355,6 +355,40 @@ describe('gateway and repository', () => {
     expect((await accounts.send('fine', { type: 'open', owner: 'A' })).version).toBe(1)
   })
 
+  it('refuses to recover from a history whose first events were deleted without a covering snapshot', async () => {
+    const journal = createInMemoryJournal()
+    const run1 = await start(() => {}, journal)
+    await run1.accounts.send('del', { type: 'open', owner: 'A' })
+    await run1.accounts.send('del', { type: 'deposit', amount: 5 })
+    await run1.handles.stop()
+    await journal.deleteTo('account|del', 1)
+    const run2 = await start(() => {}, journal)
+    await expect(run2.accounts.send('del', { type: 'deposit', amount: 1 })).rejects.toMatchObject({
+      code: 'RECOVERY_FAILED',
+      message: expect.stringContaining(
+        'Events 1..1 of "account|del" were deleted and no snapshot covers them',
+      ),
+    })
+    await journal.deleteTo('account|del', 2)
+    await expect(run2.accounts.send('del', { type: 'deposit', amount: 1 })).rejects.toMatchObject({
+      message: expect.stringContaining('Events 1..2 of "account|del" were deleted'),
+    })
+    expect(await journal.highestSeqNr('account|del')).toBe(2)
+  })
+
+  it('recovers from a snapshot after the events it covers were deleted', async () => {
+    const journal = createInMemoryJournal()
+    const snapshots = createInMemorySnapshotStore()
+    const run1 = await start((b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 2 }), journal)
+    await run1.accounts.send('kept', { type: 'open', owner: 'A' })
+    await run1.accounts.send('kept', { type: 'deposit', amount: 5 })
+    await run1.handles.stop()
+    await journal.deleteTo('account|kept', 2)
+    const run2 = await start((b) => b.snapshotStore(snapshots), journal)
+    expect((await run2.accounts.send('kept', { type: 'deposit', amount: 1 })).version).toBe(3)
+    expect(run2.handles.runtime.liveState('account|kept')?.context.balance).toBe(6)
+  })
+
   it('upcasts old event versions during write-side recovery', async () => {
     const journal = createInMemoryJournal()
     await journal.append([

@@ -489,12 +489,22 @@ export class GatewayRuntime {
         }
       }
       const envelopes = await this.config.journal.replay(pid, { fromSeqNr })
-      state = foldEvents(aggregate, this.config.codecs, state, envelopes)
-      let seqNr = envelopes.at(-1)?.seqNr ?? fromSeqNr - 1
-      if (envelopes.length === 0 && fromSeqNr > 1) {
-        // Snapshot ahead of a truncated journal: trust the journal's highest number for the next append.
-        seqNr = Math.max(fromSeqNr - 1, await this.config.journal.highestSeqNr(pid))
+      // Deleted events (deleteTo) that no usable snapshot covers cannot be folded: serving the aggregate
+      // from a partial history would be wrong, so recovery fails instead of starting from a gap.
+      const first = envelopes[0]
+      if (first && first.seqNr !== fromSeqNr) throw deletedHistory(pid, fromSeqNr, first.seqNr - 1)
+      if (!first) {
+        const highest = await this.config.journal.highestSeqNr(pid)
+        if (highest > fromSeqNr - 1) throw deletedHistory(pid, fromSeqNr, highest)
+        if (highest < fromSeqNr - 1) {
+          throw new RecoveryError(
+            pid,
+            `The snapshot of "${pid}" is at event ${fromSeqNr - 1} but its journal ends at ${highest}: the snapshot belongs to another history. Delete the snapshot (or restore the matching journal) and retry.`,
+          )
+        }
       }
+      state = foldEvents(aggregate, this.config.codecs, state, envelopes)
+      const seqNr = envelopes.at(-1)?.seqNr ?? fromSeqNr - 1
       const dedupeMap = new Map(dedupe)
       for (const envelope of envelopes) this.#rememberFromEnvelope(dedupeMap, envelope)
       this.#trimDedupe(dedupeMap)
@@ -1258,6 +1268,13 @@ function sameStateValue(a: unknown, b: unknown): boolean {
       return false
   }
   return true
+}
+
+function deletedHistory(pid: string, from: number, to: number): RecoveryError {
+  return new RecoveryError(
+    pid,
+    `Events ${from}..${to} of "${pid}" were deleted and no snapshot covers them, so "${pid}" cannot be recovered. Delete events only up to a snapshot you keep (same machine version), or restore them.`,
+  )
 }
 
 function gatewayStopped(): StatesourceError {
