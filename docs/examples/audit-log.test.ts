@@ -1,10 +1,9 @@
 import { expect, it } from 'vitest'
+import { printedLines } from './print-lines.ts'
 import { main } from './audit-log.ts'
 
 it('audit log guide: capacity, entries, a filtered log, a restart and a durable SQLite trail', async () => {
-  const lines: string[] = []
-  await main((line) => lines.push(line))
-  expect(lines).toEqual([
+  expect(await printedLines({ main })).toEqual([
     '3 of 4 held',
     '3 order|o-1#3 itemAdded by ada (checkout-42)',
     '4 order|o-1#4 placed by ada (checkout-42)',

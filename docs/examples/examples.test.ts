@@ -1,23 +1,16 @@
 import { describe, expect, it } from 'vitest'
-
-async function run(
-  load: () => Promise<{ main: (log: (line: string) => void) => unknown }>,
-): Promise<string[]> {
-  const lines: string[] = []
-  await (await load()).main((line) => lines.push(line))
-  return lines
-}
+import { printedLines } from './print-lines.ts'
 
 describe('docs examples run and print what their comments say', () => {
   it('quick start', async () => {
-    expect(await run(() => import('./quick-start.ts'))).toEqual([
+    expect(await printedLines(import('./quick-start.ts'))).toEqual([
       'version 2',
       'Command "withdraw" for "account|acc-1" was rejected by decide: insufficient funds',
     ])
   })
 
   it('aggregates: given/when/then', async () => {
-    expect(await run(() => import('./aggregates.ts'))).toEqual([
+    expect(await printedLines(import('./aggregates.ts'))).toEqual([
       '[{"type":"placed","at":1700000000000}]',
       '{"placed":"awaitingPayment"}',
       'Command "place" for "order|spec" was rejected by statechart: event "placed" is not accepted by aggregate "order" in state "draft"',
@@ -25,14 +18,14 @@ describe('docs examples run and print what their comments say', () => {
   })
 
   it('gateway inside the application system', async () => {
-    expect(await run(() => import('./gateway.ts'))).toEqual([
+    expect(await printedLines(import('./gateway.ts'))).toEqual([
       'order|o-1 at version 2',
       '{"placed":"awaitingPayment"}',
     ])
   })
 
   it('repository options', async () => {
-    expect(await run(() => import('./repository.ts'))).toEqual([
+    expect(await printedLines(import('./repository.ts'))).toEqual([
       '1 1 duplicate=true',
       '"order|o-7" is at version 1, expected 0. Reload the aggregate and retry the command.',
     ])

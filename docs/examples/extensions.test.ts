@@ -1,10 +1,9 @@
 import { expect, it } from 'vitest'
+import { printedLines } from './print-lines.ts'
 import { main } from './extensions.ts'
 
 it('extensions guide: validation, authorization by state, an actor interceptor and a tap bridged to RxJS', async () => {
-  const lines: string[] = []
-  await main((line) => lines.push(line))
-  expect(lines).toEqual([
+  expect(await printedLines({ main })).toEqual([
     'listener: 1 itemAdded',
     'listener: 2 placed',
     'Command "addItem" for "order|o-1" was rejected by interceptor "schemas": price: Too small: expected number to be >0',

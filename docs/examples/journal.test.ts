@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest'
+import { printedLines } from './print-lines.ts'
 // #region contract
 import { describeJournalContract } from '@statesource/core/testing'
 import { ArrayJournal } from './journal.ts'
@@ -12,9 +13,7 @@ describeJournalContract('array journal', () => {
 
 it('journal concept: append, envelope, queries, delete, group commit and a custom journal', async () => {
   const { main } = await import('./journal.ts')
-  const lines: string[] = []
-  await main((line) => lines.push(line))
-  expect(lines).toEqual([
+  expect(await printedLines({ main })).toEqual([
     'true true',
     '"account|a" is at version 2, expected 1. Reload the aggregate and retry the command.',
     'account|b seqNr 1, ordering 3',

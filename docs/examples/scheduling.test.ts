@@ -1,10 +1,9 @@
 import { expect, it } from 'vitest'
+import { printedLines } from './print-lines.ts'
 import { main } from './scheduling.ts'
 
 it('scheduling guide: cancel, failure reporting and a durable schedule', async () => {
-  const lines: string[] = []
-  await main((line) => lines.push(line))
-  expect(lines).toEqual([
+  expect(await printedLines({ main })).toEqual([
     'cancelled: true',
     '{"status":"cancelled"}',
     'onError: Command "addItem" for "order|o-1" was rejected by decide: price must be positive',

@@ -1,3 +1,4 @@
+import { printedLines } from './print-lines.ts'
 // #region unit
 import { given } from '@statesource/core/testing'
 import { describe, expect, it } from 'vitest'
@@ -135,7 +136,5 @@ describe('payment deadline', () => {
 
 it('testing guide: the fixture runs on its own', async () => {
   const { main } = await import('./testing.ts')
-  const lines: string[] = []
-  await main((line) => lines.push(line))
-  expect(lines).toEqual(['order|o-1'])
+  expect(await printedLines({ main })).toEqual(['order|o-1'])
 })

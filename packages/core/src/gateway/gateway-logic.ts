@@ -1310,6 +1310,17 @@ function safeDescribe(value: unknown): string {
   }
 }
 
+function freshSnapshot(config: GatewayConfig, scope: AnyActorScope): GatewaySnapshot {
+  const runtime = new GatewayRuntime(config)
+  runtime.attach(scope)
+  return {
+    status: 'active',
+    output: undefined,
+    error: undefined,
+    context: { runtime, stats: runtime.stats },
+  } as GatewaySnapshot
+}
+
 /** The gateway's actor logic type. */
 export type GatewayLogic = ActorLogic<GatewaySnapshot, GatewayEvent, any, AnyActorSystem>
 
@@ -1329,16 +1340,7 @@ export function createGatewayLogic(config: GatewayConfig): GatewayLogic {
         return { ...snapshot, status: 'stopped', output: undefined, error: undefined } as GatewaySnapshot
       return snapshot
     },
-    getInitialSnapshot(scope) {
-      const runtime = new GatewayRuntime(config)
-      runtime.attach(scope)
-      return {
-        status: 'active',
-        output: undefined,
-        error: undefined,
-        context: { runtime, stats: runtime.stats },
-      } as GatewaySnapshot
-    },
+    getInitialSnapshot: (scope) => freshSnapshot(config, scope),
     start(snapshot, scope) {
       snapshot.context.runtime.attach(scope)
       snapshot.context.runtime.start()
@@ -1346,15 +1348,7 @@ export function createGatewayLogic(config: GatewayConfig): GatewayLogic {
     getPersistedSnapshot(snapshot) {
       return { status: snapshot.status, context: { stats: { ...snapshot.context.stats } } } as never
     },
-    restoreSnapshot(_persisted, scope) {
-      const runtime = new GatewayRuntime(config)
-      runtime.attach(scope)
-      return {
-        status: 'active',
-        output: undefined,
-        error: undefined,
-        context: { runtime, stats: runtime.stats },
-      } as GatewaySnapshot
-    },
+    // A persisted gateway holds only counters: it restarts with no live aggregates, which recover lazily.
+    restoreSnapshot: (_persisted, scope) => freshSnapshot(config, scope),
   }
 }

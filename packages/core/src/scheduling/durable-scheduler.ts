@@ -8,6 +8,7 @@ import type { Repository } from '../repository/repository.ts'
 import type { CqrsHandles } from '../topology/cqrs-handles.ts'
 import {
   armTimer,
+  assertScheduleInput,
   reportScheduleFailure,
   resolveDueAt,
   type ScheduledCommandInfo,
@@ -289,25 +290,8 @@ export function createDurableScheduler(config: DurableSchedulerConfig): DurableS
           'The durable scheduler is stopped and takes no new schedules. Create a new one.',
         )
       }
-      if (!repository || typeof repository.send !== 'function') {
-        throw new StatesourceError(
-          'INVALID_INPUT',
-          'schedule() needs a repository (handles.repository(aggregate)) as its first argument.',
-        )
-      }
-      if (typeof id !== 'string' || id.length === 0) {
-        throw new StatesourceError(
-          'INVALID_INPUT',
-          `The aggregate id must be a non-empty string, got ${JSON.stringify(id)}.`,
-        )
-      }
-      const type = (command as { type?: unknown } | undefined)?.type
-      if (typeof type !== 'string') {
-        throw new StatesourceError(
-          'INVALID_INPUT',
-          'A scheduled command must be an object with a string "type".',
-        )
-      }
+      assertScheduleInput('schedule()', repository, id, command)
+      const type = (command as { type: string }).type
       const scheduleId = options.scheduleId ?? `scheduled:${randomUUID()}`
       if (typeof scheduleId !== 'string' || scheduleId.length === 0) {
         throw new StatesourceError(

@@ -98,6 +98,25 @@ const MAX_TIMER_MS = 2_147_483_647
  * @internal Calls `fire` at `dueAt` (epoch ms), chaining timers for delays beyond setTimeout's limit.
  * Returns a function that disarms it.
  */
+/** @internal Checks the arguments both schedulers take; throws `INVALID_INPUT` naming the caller. */
+export function assertScheduleInput(caller: string, repository: unknown, id: unknown, command: unknown): void {
+  if (!repository || typeof (repository as { send?: unknown }).send !== 'function') {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `${caller} needs a repository (handles.repository(aggregate)) as its first argument.`,
+    )
+  }
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `The aggregate id must be a non-empty string, got ${JSON.stringify(id)}.`,
+    )
+  }
+  if (typeof (command as { type?: unknown } | undefined)?.type !== 'string') {
+    throw new StatesourceError('INVALID_INPUT', 'A scheduled command must be an object with a string "type".')
+  }
+}
+
 export function armTimer(dueAt: number, fire: () => void, unref = false): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined
   let armed = true
@@ -205,22 +224,7 @@ export function scheduleCommand<A extends AnyAggregate>(
   when: ScheduleWhen,
   options: ScheduleCommandOptions = {},
 ): ScheduledCommand {
-  if (!repository || typeof repository.send !== 'function') {
-    throw new StatesourceError(
-      'INVALID_INPUT',
-      'scheduleCommand needs a repository (handles.repository(aggregate)) as its first argument.',
-    )
-  }
-  if (typeof id !== 'string' || id.length === 0) {
-    throw new StatesourceError(
-      'INVALID_INPUT',
-      `The aggregate id must be a non-empty string, got ${JSON.stringify(id)}.`,
-    )
-  }
-  const type = (command as { type?: unknown } | undefined)?.type
-  if (typeof type !== 'string') {
-    throw new StatesourceError('INVALID_INPUT', 'A scheduled command must be an object with a string "type".')
-  }
+  assertScheduleInput('scheduleCommand', repository, id, command)
   if (
     options.commandId !== undefined &&
     (typeof options.commandId !== 'string' || options.commandId.length === 0)
