@@ -94,12 +94,13 @@ export interface ScheduledCommand {
 /** setTimeout takes at most 2^31 - 1 ms; longer delays are chained, or they would fire at once. */
 const MAX_TIMER_MS = 2_147_483_647
 
-/**
- * @internal Calls `fire` at `dueAt` (epoch ms), chaining timers for delays beyond setTimeout's limit.
- * Returns a function that disarms it.
- */
 /** @internal Checks the arguments both schedulers take; throws `INVALID_INPUT` naming the caller. */
-export function assertScheduleInput(caller: string, repository: unknown, id: unknown, command: unknown): void {
+export function assertScheduleInput(
+  caller: string,
+  repository: unknown,
+  id: unknown,
+  command: unknown,
+): void {
   if (!repository || typeof (repository as { send?: unknown }).send !== 'function') {
     throw new StatesourceError(
       'INVALID_INPUT',
@@ -117,6 +118,10 @@ export function assertScheduleInput(caller: string, repository: unknown, id: unk
   }
 }
 
+/**
+ * @internal Calls `fire` at `dueAt` (epoch ms), chaining timers for delays beyond setTimeout's limit.
+ * Returns a function that disarms it.
+ */
 export function armTimer(dueAt: number, fire: () => void, unref = false): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined
   let armed = true
