@@ -24,6 +24,11 @@ export interface BenchSizes {
   readonly streams: number
   /** Commands in flight in the concurrent runs. */
   readonly inFlight: number
+  /**
+   * Concurrent appends in the journal-vs-raw case: as many as raw puts in one transaction, so both sides
+   * commit the same number of rows per transaction (raw: 1000).
+   */
+  readonly journalInFlight: number
   /** Runs of the statesource and raw cases (interleaved; the median is reported). Emmett runs once. */
   readonly rounds: number
   readonly recoveryAggregates: number
@@ -40,6 +45,7 @@ export const FULL_SIZES: BenchSizes = {
   commands: 20_000,
   streams: 1_000,
   inFlight: 100,
+  journalInFlight: 1_000,
   rounds: 3,
   recoveryAggregates: 10_000,
   recoveryEventsPerAggregate: 20,
@@ -55,6 +61,7 @@ export const QUICK_SIZES: BenchSizes = {
   // At least `inFlight`: the kysely journal bench gives each appender its own streams.
   streams: 100,
   inFlight: 100,
+  journalInFlight: 100,
   rounds: 1,
   recoveryAggregates: 300,
   recoveryEventsPerAggregate: 20,
@@ -183,7 +190,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
     runCase<JournalAppendResult>('journal', {
       ...workload,
       events: sizes.commands,
-      inFlight: sizes.inFlight,
+      inFlight: sizes.journalInFlight,
     }),
   )
   const recovery = await timed('recovery', () =>
