@@ -195,6 +195,7 @@ export type { EventPageSource, PollingReadJournalConfig } from './persistence/po
 export type { ReadJournal } from './persistence/read-journal.ts'
 export type { SnapshotStore, StoredSnapshot } from './persistence/snapshot-store.ts'
 
-// Internal helpers other statesource packages use
+// Building blocks for journal implementations and tools: the strict JSON serializer every journal uses
+// (so bad payloads fail with SERIALIZATION_FAILED everywhere) and effect-free stepping through a machine
 export { toJson } from './internal/json.ts'
 export { MachineRuntime } from './internal/machine-runtime.ts'
