@@ -10,6 +10,7 @@ import {
 } from '@statesource/core'
 import type BetterSqlite3 from 'better-sqlite3'
 import {
+  eventRowParams,
   INSERT_COLUMN_COUNT,
   insertEventsReturning,
   insertStreams,
@@ -246,19 +247,7 @@ export function createSyncAppender(db: BetterSqlite3.Database): SyncAppender {
         let seqNr = head
         for (const event of request.events) {
           seqNr++
-          const ordering = Number(
-            insertEvent.run(
-              pid,
-              seqNr,
-              event.type,
-              event.version,
-              event.payloadJson,
-              event.metadataJson,
-              event.tagsJson,
-              context.now,
-              context.writerId,
-            ).lastInsertRowid,
-          )
+          const ordering = Number(insertEvent.run(eventRowParams(pid, seqNr, event, context)).lastInsertRowid)
           for (const tag of event.uniqueTags) insertTag.run(tag, ordering, pid, seqNr)
           if (seqNr === 1) insertStream.run(pid, ordering)
           envelopes.push(envelopeOf(request, event, seqNr, ordering, context))
@@ -307,17 +296,9 @@ export function* appendProgram(
   const perInsert = Math.floor(MAX_VARIABLES / INSERT_COLUMN_COUNT)
   for (let start = 0; start < rows.length; start += perInsert) {
     const chunk = rows.slice(start, start + perInsert)
-    const params = chunk.flatMap(({ request, event, seqNr }) => [
-      request.persistenceId,
-      seqNr,
-      event.type,
-      event.version,
-      event.payloadJson,
-      event.metadataJson,
-      event.tagsJson,
-      context.now,
-      context.writerId,
-    ])
+    const params = chunk.flatMap(({ request, event, seqNr }) =>
+      eventRowParams(request.persistenceId, seqNr, event, context),
+    )
     const returned = yield* all<{ ordering: number; persistence_id: string; seq_nr: number }>(
       insertEventsReturning(chunk.length),
       params,

@@ -1,5 +1,6 @@
 import { type EventEnvelope, type EventMetadata, isStatesourceError, JournalError } from '@statesource/core'
-import { TABLES } from './sqlite-schema.ts'
+import type { Selectable } from 'kysely'
+import { type JournalTable, TABLES } from './sqlite-schema.ts'
 
 // Every statement the journal runs, as constant SQL: the better-sqlite3 driver caches one prepared
 // statement per string, and no statement is ever built from data.
@@ -40,6 +41,26 @@ export const SQL = {
   deleteEvents: `DELETE FROM ${J} WHERE persistence_id = ? AND seq_nr <= ?`,
 } as const
 
+/** The bound values of one event row, in {@link INSERT_COLUMNS} order. */
+export function eventRowParams(
+  persistenceId: string,
+  seqNr: number,
+  event: { type: string; version: number; payloadJson: string; metadataJson: string; tagsJson: string },
+  context: { now: number; writerId: string },
+): unknown[] {
+  return [
+    persistenceId,
+    seqNr,
+    event.type,
+    event.version,
+    event.payloadJson,
+    event.metadataJson,
+    event.tagsJson,
+    context.now,
+    context.writerId,
+  ]
+}
+
 /** A multi-row insert of `rows` events returning their positions (used on the Kysely path). */
 export function insertEventsReturning(rows: number): string {
   const one = '(?, ?, ?, ?, ?, ?, ?, ?, ?)'
@@ -57,18 +78,7 @@ export function insertStreams(rows: number): string {
 }
 
 /** A row of `statesource_journal` as SQLite returns it. */
-export interface JournalRow {
-  ordering: number
-  persistence_id: string
-  seq_nr: number
-  event_type: string
-  event_version: number
-  payload: string
-  metadata: string
-  tags: string
-  written_at: number
-  writer_id: string
-}
+export type JournalRow = Selectable<JournalTable>
 
 /** Decodes a stored row; JSON columns are parsed. */
 export function toEnvelope(row: JournalRow): EventEnvelope {
