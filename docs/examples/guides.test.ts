@@ -3,7 +3,10 @@ import { printedLines } from './print-lines.ts'
 
 describe('guide examples run and print what their comments say', () => {
   it('sqlite: open and a transaction writing a read model with its offset', async () => {
-    expect(await printedLines(import('./sqlite.ts'))).toEqual(['balance 5, offset 1'])
+    expect(await printedLines(import('./sqlite.ts'))).toEqual([
+      'balance 5, offset 1',
+      '100 events in 2 transactions',
+    ])
   })
 
   it('inspection: named chart, recorder and relay', async () => {

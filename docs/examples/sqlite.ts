@@ -42,6 +42,24 @@ export async function main(log: (line: string) => void = console.log) {
     amount: number
   }
   log(`balance ${row.amount}, offset ${await sqlite.offsetStore.load('balances')}`) // balance 5, offset 1
+  // #region writer-thread
+  // A burst of 100 appends: the writer thread gets 50 at once and the next 50 as soon as they are queued,
+  // so one transaction fills while the other commits.
+  const before = sqlite.journal.stats
+  await Promise.all(
+    Array.from({ length: 100 }, (_, i) =>
+      sqlite.journal.append([
+        {
+          persistenceId: `account|burst-${i}`,
+          expectedSeqNr: 0,
+          events: [{ type: 'deposited', version: 1, payload: { amount: 1 }, tags: [], metadata: {} }],
+        },
+      ]),
+    ),
+  )
+  const after = sqlite.journal.stats
+  log(`${after.events - before.events} events in ${after.transactions - before.transactions} transactions`) // 100 events in 2 transactions
+  // #endregion writer-thread
   await sqlite.close()
   rmSync(dir, { recursive: true, force: true })
 }

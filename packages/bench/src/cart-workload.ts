@@ -96,18 +96,17 @@ export function commandAt(i: number, size: WorkloadSize): { cartId: string; comm
   }
 }
 
-/** Warm-up command `i` (not timed): 50 of them on carts `warm-00` to `warm-49`, before every timed run. */
+/**
+ * The warm-up before every timed run (not timed, same concurrency, every side): the same kind of workload
+ * on 1,000 carts of its own (`warm-000000` ...), four commands each. Every code path of the timed run (a
+ * cart's first command, its later ones, the confirmation) runs a thousand times before timing starts, so
+ * the timed run measures compiled code rather than the JIT warming up.
+ */
+export const WARM_UP: WorkloadSize = { commands: 4_000, streams: 1_000 }
+
+/** Warm-up command `i`: command `i` of the {@link WARM_UP} workload, on the warm-up carts. */
 export function warmUpCommandAt(i: number): { cartId: string; command: CartCommand } {
-  return {
-    cartId: `warm-${String(i).padStart(2, '0')}`,
-    command: {
-      type: 'AddProductItem',
-      addedBy: 'warm-up',
-      productItem: { productId: 'p', quantity: 1, unitPrice: 1 },
-    },
-  }
+  const { cartId, command } = commandAt(i, WARM_UP)
+  return { cartId: `warm-${cartId.slice('cart-'.length)}`, command }
 }
 // #endregion workload
-
-/** The number of warm-up commands each side runs before its timed run. */
-export const WARM_UP_COMMANDS = 50

@@ -1,10 +1,4 @@
-import {
-  type CartCommand,
-  WARM_UP_COMMANDS,
-  type WorkloadSize,
-  commandAt,
-  warmUpCommandAt,
-} from './cart-workload.ts'
+import { type CartCommand, WARM_UP, type WorkloadSize, commandAt, warmUpCommandAt } from './cart-workload.ts'
 
 /** What one side of a command benchmark reports. */
 export interface CommandRunResult {
@@ -20,6 +14,8 @@ export interface CommandRunResult {
   readonly cpuSeconds: number
   readonly commandsPerSec: number
   readonly eventsPerSec: number
+  /** Warm-up commands that failed (reported, not timed). */
+  readonly warmUpErrors: number
   /** Events of the timed run found in the store afterwards (counted with a query, not by the driver). */
   readonly storedEvents: number
 }
@@ -28,8 +24,8 @@ export interface CommandRunResult {
 export type CommandRunner = (cartId: string, command: CartCommand) => Promise<number>
 
 /**
- * Runs the warm-up commands one by one, then the timed workload with `concurrency` workers pulling from
- * one shared queue. Both sides of the comparison go through this same driver. `beforeTimedRun` is called
+ * Runs the warm-up commands, then the timed workload, each with `concurrency` workers pulling from one
+ * shared queue. Both sides of the comparison go through this same driver. `beforeTimedRun` is called
  * between the two.
  *
  * @example
@@ -43,22 +39,49 @@ export async function driveCommands(
   run: CommandRunner,
   beforeTimedRun?: () => void,
 ): Promise<Omit<CommandRunResult, 'storedEvents'>> {
-  for (let i = 0; i < WARM_UP_COMMANDS; i++) {
-    const { cartId, command } = warmUpCommandAt(i)
-    await run(cartId, command)
-  }
+  const warmUp = await drivePool(WARM_UP.commands, concurrency, warmUpCommandAt, run)
   beforeTimedRun?.()
+  const cpuBefore = process.cpuUsage()
+  const started = performance.now()
+  const { ok, errors, events, errorKinds } = await drivePool(
+    size.commands,
+    concurrency,
+    (i) => commandAt(i, size),
+    run,
+  )
+  const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpuBefore)
+  return {
+    commands: size.commands,
+    streams: size.streams,
+    concurrency,
+    ok,
+    errors,
+    errorKinds,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    commandsPerSec: ok / seconds,
+    eventsPerSec: events / seconds,
+    warmUpErrors: warmUp.errors,
+  }
+}
+
+/** Commands `0 .. commands - 1`, handled by `concurrency` workers that each wait for a reply before taking the next. */
+async function drivePool(
+  commands: number,
+  concurrency: number,
+  commandOf: (i: number) => { cartId: string; command: CartCommand },
+  run: CommandRunner,
+): Promise<{ ok: number; errors: number; events: number; errorKinds: string[] }> {
   let next = 0
   let ok = 0
   let errors = 0
   let events = 0
   const errorKinds = new Set<string>()
-  const cpuBefore = process.cpuUsage()
-  const started = performance.now()
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < size.commands) {
-        const { cartId, command } = commandAt(next++, size)
+      while (next < commands) {
+        const { cartId, command } = commandOf(next++)
         try {
           // Not `events += await ...`: that reads `events` before awaiting and loses concurrent updates.
           const recorded = await run(cartId, command)
@@ -71,18 +94,5 @@ export async function driveCommands(
       }
     }),
   )
-  const seconds = (performance.now() - started) / 1000
-  const cpu = process.cpuUsage(cpuBefore)
-  return {
-    commands: size.commands,
-    streams: size.streams,
-    concurrency,
-    ok,
-    errors,
-    errorKinds: [...errorKinds],
-    seconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    commandsPerSec: ok / seconds,
-    eventsPerSec: events / seconds,
-  }
+  return { ok, errors, events, errorKinds: [...errorKinds] }
 }

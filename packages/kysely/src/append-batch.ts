@@ -8,7 +8,6 @@ import {
   StatesourceError,
   toJson,
 } from '@statesource/core'
-import type BetterSqlite3 from 'better-sqlite3'
 import {
   eventRowParams,
   INSERT_COLUMN_COUNT,
@@ -192,70 +191,50 @@ function conflict(request: PendingRequest, current: number): AppendOutcome {
   return { ok: false, error: new ConcurrencyError(request.persistenceId, request.expectedSeqNr, current) }
 }
 
-/** The group-commit transaction body on better-sqlite3; see {@link createSyncAppender}. */
-export interface SyncAppender {
-  /** Must run inside `BEGIN IMMEDIATE`. Sets `outcome` on every request; throws only for the whole batch. */
-  append(requests: readonly PendingRequest[], context: AppendContext): void
-  /** Forgets the cached stream heads; call it when a transaction did not commit. */
-  invalidate(): void
+/**
+ * Lays the requests out flat for `createAppendTransaction` (`append-transaction.js`): per request
+ * `persistenceId, expectedSeqNr, eventCount`, then per event
+ * `type, version, payloadJson, metadataJson, tagsJson, tagCount, ...uniqueTags`. Only strings and numbers, so
+ * posting it to the writer thread is a cheap copy.
+ */
+export function encodeBatch(requests: readonly PendingRequest[]): unknown[] {
+  const batch: unknown[] = []
+  for (const request of requests) {
+    batch.push(request.persistenceId, request.expectedSeqNr, request.events.length)
+    for (const event of request.events) {
+      batch.push(
+        event.type,
+        event.version,
+        event.payloadJson,
+        event.metadataJson,
+        event.tagsJson,
+        event.uniqueTags.length,
+      )
+      for (const tag of event.uniqueTags) batch.push(tag)
+    }
+  }
+  return batch
 }
 
-const MAX_CACHED_HEADS = 100_000
-
-/**
- * The group-commit transaction body on better-sqlite3: cached statements, called directly.
- *
- * @remarks
- * Runs inside `BEGIN IMMEDIATE`: SQLite then has no other writer, so checking a stream's current sequence
- * number and inserting after it cannot race, not even with other processes. The current sequence numbers
- * of streams this connection wrote are cached; `PRAGMA data_version` changes when any other connection
- * (another process, or another handle in this one) commits, and then the cache is dropped, so the check
- * is as strict as a `SELECT` per request at a fraction of the cost.
- */
-export function createSyncAppender(db: BetterSqlite3.Database): SyncAppender {
-  const current = db.prepare<unknown[], number>(SQL.currentSeqNr).pluck()
-  const dataVersion = db.prepare<unknown[], number>('PRAGMA data_version').pluck()
-  const insertEvent = db.prepare<unknown[]>(SQL.insertEvent)
-  const insertTag = db.prepare<unknown[]>(SQL.insertTag)
-  const insertStream = db.prepare<unknown[]>(SQL.insertStream)
-  const heads = new Map<string, number>()
-  let seenVersion: number | undefined
-
-  return {
-    invalidate() {
-      heads.clear()
-      seenVersion = undefined
-    },
-    append(requests, context) {
-      const version = dataVersion.get() as number
-      if (version !== seenVersion || heads.size > MAX_CACHED_HEADS) {
-        heads.clear()
-        seenVersion = version
-      }
-      for (const request of requests) {
-        const pid = request.persistenceId
-        let head = heads.get(pid)
-        if (head === undefined) {
-          head = current.get(pid, pid) as number
-          heads.set(pid, head)
-        }
-        if (request.expectedSeqNr !== head) {
-          request.outcome = conflict(request, head)
-          continue
-        }
-        const envelopes: EventEnvelope[] = []
-        let seqNr = head
-        for (const event of request.events) {
-          seqNr++
-          const ordering = Number(insertEvent.run(eventRowParams(pid, seqNr, event, context)).lastInsertRowid)
-          for (const tag of event.uniqueTags) insertTag.run(tag, ordering, pid, seqNr)
-          if (seqNr === 1) insertStream.run(pid, ordering)
-          envelopes.push(envelopeOf(request, event, seqNr, ordering, context))
-        }
-        heads.set(pid, seqNr)
-        request.outcome = { ok: true, envelopes }
-      }
-    },
+/** Sets each request's outcome from the transaction's results (see `createAppendTransaction`). */
+export function applyResults(
+  requests: readonly PendingRequest[],
+  results: readonly number[],
+  context: AppendContext,
+): void {
+  let at = 0
+  for (const request of requests) {
+    const status = results[at++]!
+    if (status < 0) {
+      request.outcome = conflict(request, -1 - status)
+      continue
+    }
+    const envelopes: EventEnvelope[] = []
+    let seqNr = request.expectedSeqNr
+    for (const event of request.events) {
+      envelopes.push(envelopeOf(request, event, ++seqNr, results[at++]!, context))
+    }
+    request.outcome = { ok: true, envelopes }
   }
 }
 

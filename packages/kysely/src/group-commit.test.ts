@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { type StatesourceSqlite, fromKysely, openSqlite } from './open-sqlite.ts'
+import { type SqliteOptions, type StatesourceSqlite, fromKysely, openSqlite } from './open-sqlite.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-group-commit-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -30,13 +30,15 @@ const opened: StatesourceSqlite[] = []
 afterEach(async () => {
   for (const sqlite of opened.splice(0)) await sqlite.close()
 })
-async function open(file = newFile(), options = {}) {
+async function openWith(file: string, options: SqliteOptions = {}) {
   const sqlite = await openSqlite(file, options)
   opened.push(sqlite)
   return sqlite
 }
 
-describe('group commit', () => {
+describe('group commit on the application connection (inline writer)', () => {
+  const open = (file = newFile(), options: SqliteOptions = {}) =>
+    openWith(file, { ...options, writer: 'inline' })
   it('writes appends that arrive in the same turn in one transaction', async () => {
     const sqlite = await open()
     const results = await Promise.all(
@@ -51,6 +53,70 @@ describe('group commit', () => {
     expect(stats.largestBatch).toBe(200)
   })
 
+  it('flushes at once when maxBatchEvents events are queued', async () => {
+    const sqlite = await open(newFile(), { maxBatchEvents: 10 })
+    const pending = Array.from({ length: 25 }, (_, i) =>
+      sqlite.journal.append([request(`m-${i}`, 0, [event('x')])]),
+    )
+    // Two batches of 10 were written synchronously, inside the append calls.
+    expect(sqlite.journal.stats.transactions).toBe(2)
+    await Promise.all(pending)
+    expect(sqlite.journal.stats.transactions).toBe(3)
+    expect(sqlite.journal.stats.events).toBe(25)
+  })
+})
+
+describe('group commit on the writer thread', () => {
+  it('splits a burst into pipelined transactions and commits them in call order', async () => {
+    const sqlite = await openWith(newFile(), { pipelineBatchEvents: 50 })
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        sqlite.journal.append([request(`s-${i}`, 0, [event('created')])]),
+      ),
+    )
+    const orderings = results.map(([outcome]) => (outcome?.ok ? outcome.envelopes[0]!.ordering : -1))
+    expect(orderings).toEqual([...orderings].sort((a, b) => a - b))
+    expect(new Set(orderings).size).toBe(200)
+    const stats = sqlite.journal.stats
+    expect(stats.events).toBe(200)
+    // 50 go out at once, 50 more queue behind them, the other 100 form the third transaction.
+    expect(stats.transactions).toBe(3)
+    expect(stats.largestBatch).toBe(100)
+  })
+
+  it.each([
+    ['thread', 'a file', 'keeps the event loop free'],
+    ['inline', 'an in-memory database', 'blocks the event loop'],
+  ] as const)('writes on the %s writer for %s: a large transaction %s', async (writer, _, __) => {
+    const sqlite = await openWith(writer === 'thread' ? newFile() : ':memory:')
+    await sqlite.journal.append([request('warm', 0, [event('x')])])
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 1)
+    try {
+      // 20,000 events reach maxBatchEvents, so the batch is handed over inside the call.
+      const events = Array.from({ length: 20_000 }, (_, i) => event('bulk', { i, pad: 'x'.repeat(200) }))
+      const pending = sqlite.journal.append([request('bulk', 0, events)])
+      const ticksBefore = ticks
+      const [outcome] = await pending
+      expect(outcome?.ok).toBe(true)
+      if (writer === 'thread') expect(ticks - ticksBefore).toBeGreaterThan(0)
+      else expect(ticks - ticksBefore).toBe(0)
+    } finally {
+      clearInterval(ticker)
+    }
+    expect(await sqlite.journal.highestSeqNr('bulk')).toBe(20_000)
+  })
+
+  it('refuses an unknown writer', async () => {
+    await expect(openSqlite(newFile(), { writer: 'threads' as 'thread' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining(`writer must be 'thread' or 'inline', got "threads"`),
+    })
+  })
+})
+
+describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer) => {
+  const open = (file = newFile(), options: SqliteOptions = {}) => openWith(file, { writer, ...options })
   it('uses far fewer transactions than appends under concurrent load', async () => {
     const sqlite = await open()
     await Promise.all(
@@ -71,18 +137,6 @@ describe('group commit', () => {
       const events = await sqlite.journal.replay(`w-${worker}`)
       expect(events.map((e) => e.payload)).toEqual(Array.from({ length: 20 }, (_, seq) => ({ seq })))
     }
-  })
-
-  it('flushes at once when maxBatchEvents events are queued', async () => {
-    const sqlite = await open(newFile(), { maxBatchEvents: 10 })
-    const pending = Array.from({ length: 25 }, (_, i) =>
-      sqlite.journal.append([request(`m-${i}`, 0, [event('x')])]),
-    )
-    // Two batches of 10 were written synchronously, inside the append calls.
-    expect(sqlite.journal.stats.transactions).toBe(2)
-    await Promise.all(pending)
-    expect(sqlite.journal.stats.transactions).toBe(3)
-    expect(sqlite.journal.stats.events).toBe(25)
   })
 
   it('fails only the conflicting request of a batch, across calls and within one', async () => {
@@ -153,8 +207,9 @@ describe('group commit', () => {
 
   it('rejects every call of a failed transaction with a JournalError and writes nothing', async () => {
     const sqlite = await open()
-    // A trigger stands in for a disk failure halfway through the batch.
-    sqlite.db!.exec(`CREATE TEMP TRIGGER boom BEFORE INSERT ON statesource_journal WHEN NEW.event_type = 'boom'
+    // A trigger stands in for a disk failure halfway through the batch (not TEMP: the writer thread's
+    // connection must see it too).
+    sqlite.db!.exec(`CREATE TRIGGER boom BEFORE INSERT ON statesource_journal WHEN NEW.event_type = 'boom'
       BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END`)
     const calls = [
       sqlite.journal.append([request('before', 0, [event('x')])]),
@@ -261,7 +316,7 @@ describe('group commit', () => {
   })
 
   it('commits queued appends on close and rejects appends after it', async () => {
-    const sqlite = await openSqlite(newFile())
+    const sqlite = await openSqlite(newFile(), { writer })
     const pending = sqlite.journal.append([request('c', 0, [event('x')])])
     await sqlite.close()
     expect((await pending)[0]?.ok).toBe(true)

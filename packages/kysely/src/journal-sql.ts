@@ -1,6 +1,7 @@
 import { type EventEnvelope, type EventMetadata, isStatesourceError, JournalError } from '@statesource/core'
 import type { Selectable } from 'kysely'
 import { type JournalTable, TABLES } from './sqlite-schema.ts'
+import type { AppendSql } from './append-transaction.js'
 
 // Every statement the journal runs, as constant SQL: the better-sqlite3 driver caches one prepared
 // statement per string, and no statement is ever built from data.
@@ -29,6 +30,7 @@ export const SQL = {
   insertTag: `INSERT INTO ${T} (tag, ordering, persistence_id, seq_nr) VALUES (?, ?, ?, ?)`,
   insertStream: `INSERT OR IGNORE INTO ${S} (persistence_id, position, deleted_to) VALUES (?, ?, 0)`,
   byPersistenceId: `SELECT ${COLUMNS} FROM ${J} WHERE persistence_id = ? AND seq_nr >= ? AND seq_nr <= ? ORDER BY seq_nr LIMIT ?`,
+  byPersistenceIdUnlimited: `SELECT ${COLUMNS} FROM ${J} WHERE persistence_id = ? AND seq_nr >= ? AND seq_nr <= ? ORDER BY seq_nr`,
   byTag: `SELECT ${J_COLUMNS} FROM ${T} t JOIN ${J} j ON j.ordering = t.ordering WHERE t.tag = ? AND t.ordering > ? ORDER BY t.ordering LIMIT ?`,
   all: `SELECT ${COLUMNS} FROM ${J} WHERE ordering > ? ORDER BY ordering LIMIT ?`,
   persistenceIds: `SELECT persistence_id, position FROM ${S} WHERE position > ? ORDER BY position LIMIT ?`,
@@ -40,6 +42,14 @@ export const SQL = {
   deleteTag: `DELETE FROM ${T} WHERE tag = ? AND ordering = ?`,
   deleteEvents: `DELETE FROM ${J} WHERE persistence_id = ? AND seq_nr <= ?`,
 } as const
+
+/** The statements of the group-commit transaction body (`append-transaction.js`). */
+export const APPEND_SQL: AppendSql = {
+  currentSeqNr: SQL.currentSeqNr,
+  insertEvent: SQL.insertEvent,
+  insertTag: SQL.insertTag,
+  insertStream: SQL.insertStream,
+}
 
 /** The bound values of one event row, in {@link INSERT_COLUMNS} order. */
 export function eventRowParams(

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { resolve as resolvePath } from 'node:path'
 import {
   createPollingReadJournal,
   isStatesourceError,
@@ -9,6 +10,7 @@ import {
 import Database from 'better-sqlite3'
 import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
 import { BetterSqliteDriver, driveAsync, KyselyDriver, type SqlDriver } from './sql-driver.ts'
+import { APPEND_SQL } from './journal-sql.ts'
 import { SqliteJournal, type SqliteJournalConfig } from './sqlite-journal.ts'
 import {
   type AsyncTransactionOffsets,
@@ -18,6 +20,7 @@ import {
 } from './sqlite-offset-store.ts'
 import { migrateStatesource, type StatesourceTables } from './sqlite-schema.ts'
 import { SqliteSnapshotStore } from './sqlite-snapshot-store.ts'
+import { JournalWriterThread } from './writer-thread.ts'
 
 /**
  * How SQLite syncs commits to disk (WAL mode):
@@ -55,6 +58,17 @@ export interface SqliteOptions extends SqliteJournalConfig {
    * larger WAL file and longer checkpoints.
    */
   walAutocheckpoint?: number
+  /**
+   * Where {@link openSqlite} runs journal appends:
+   * - `'thread'` (default for a file): on a worker thread with its own connection to the file, so that
+   *   inserting rows and waiting for the disk to sync overlap with the application's work on the event loop.
+   *   Each group commit is still one transaction, checked against the streams' sequence numbers inside it,
+   *   and `append` still resolves only after it committed.
+   * - `'inline'`: on the application's connection, synchronously (the only choice for `':memory:'`).
+   *
+   * Ignored by {@link fromKysely}, whose appends always go through the Kysely instance.
+   */
+  writer?: 'thread' | 'inline'
 }
 
 /**
@@ -139,16 +153,18 @@ export class StatesourceSqlite {
     driver: SqlDriver
     owned: boolean
     options: SqliteOptions
+    thread?: JournalWriterThread | undefined
   }) {
     this.kysely = init.kysely
     this.db = init.db
     this.#driver = init.driver
     this.#owned = init.owned
     this.#now = init.options.now ?? Date.now
-    this.journal = new SqliteJournal(init.driver, {
-      ...init.options,
-      writerId: init.options.writerId ?? randomUUID(),
-    })
+    this.journal = new SqliteJournal(
+      init.driver,
+      { ...init.options, writerId: init.options.writerId ?? randomUUID() },
+      init.thread,
+    )
     this.snapshotStore = new SqliteSnapshotStore(init.driver)
     this.offsetStore = new SqliteOffsetStore(init.driver, this.#now)
   }
@@ -321,7 +337,15 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
     }
     const kysely = new Kysely<StatesourceTables>({ dialect: new SqliteDialect({ database: db }) })
     await migrateStatesource(kysely, where)
-    return new StatesourceSqlite({ kysely, db, driver: new BetterSqliteDriver(db), owned: true, options })
+    const thread = writerThread(path, db, options)
+    return new StatesourceSqlite({
+      kysely,
+      db,
+      driver: new BetterSqliteDriver(db),
+      owned: true,
+      options,
+      thread,
+    })
   } catch (error) {
     db.close()
     throw openFailure(error, where)
@@ -371,6 +395,29 @@ export async function fromKysely(
     owned: false,
     options,
   })
+}
+
+/** The journal's writer thread for a file database, unless `writer: 'inline'` or the database is in memory. */
+function writerThread(
+  path: string,
+  db: Database.Database,
+  options: SqliteOptions,
+): JournalWriterThread | undefined {
+  const writer = options.writer ?? 'thread'
+  if (writer !== 'thread' && writer !== 'inline') {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `writer must be 'thread' or 'inline', got ${JSON.stringify(writer)}.`,
+    )
+  }
+  if (writer === 'inline' || db.memory) return undefined
+  // The thread's connection gets the settings that are per connection; WAL mode is stored in the file.
+  const pragmas = [
+    `busy_timeout = ${db.pragma('busy_timeout', { simple: true })}`,
+    `synchronous = ${db.pragma('synchronous', { simple: true })}`,
+    `wal_autocheckpoint = ${db.pragma('wal_autocheckpoint', { simple: true })}`,
+  ]
+  return new JournalWriterThread({ file: resolvePath(path), pragmas, sql: APPEND_SQL })
 }
 
 function validSynchronous(value: string): SqliteSynchronous {

@@ -24,8 +24,11 @@ const plan = (statement: string, params: unknown[]) =>
     .join(' | ')
 
 describe('query plans', () => {
-  it('reads one stream through the (persistence_id, seq_nr) index', () => {
-    const detail = plan(SQL.byPersistenceId, ['p-1', 1, 10, 500])
+  it.each([
+    ['a page of', SQL.byPersistenceId, ['p-1', 1, 10, 500]],
+    ['all of (recovery)', SQL.byPersistenceIdUnlimited, ['p-1', 1, 10]],
+  ])('reads %s one stream through the (persistence_id, seq_nr) index', (_, statement, params) => {
+    const detail = plan(statement, params)
     expect(detail).toMatch(
       /SEARCH statesource_journal USING INDEX sqlite_autoindex_statesource_journal_1 \(persistence_id=\? AND seq_nr>\? AND seq_nr<\?\)/,
     )

@@ -11,8 +11,18 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-contract-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 let n = 0
 
-describeJournalContract('SQLite file', async () => {
+describeJournalContract('SQLite file (writer thread)', async () => {
   const sqlite = await openSqlite(path.join(dir, `contract-${n++}.db`))
+  return {
+    journal: sqlite.journal,
+    readJournal: sqlite.readJournal({ pollIntervalMs: 20 }),
+    snapshotStore: sqlite.snapshotStore,
+    dispose: () => sqlite.close(),
+  }
+})
+
+describeJournalContract('SQLite file (inline writer)', async () => {
+  const sqlite = await openSqlite(path.join(dir, `contract-${n++}.db`), { writer: 'inline' })
   return {
     journal: sqlite.journal,
     readJournal: sqlite.readJournal({ pollIntervalMs: 20 }),

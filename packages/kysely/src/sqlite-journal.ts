@@ -11,15 +11,17 @@ import { type Observable, Subject } from 'rxjs'
 import {
   type AppendContext,
   appendProgram,
-  createSyncAppender,
+  applyResults,
   currentSeqNr,
   deleteProgram,
+  encodeBatch,
   encodeRequest,
   type PendingRequest,
-  type SyncAppender,
 } from './append-batch.ts'
-import { type JournalRow, journalFailure, SQL, toEnvelope } from './journal-sql.ts'
+import { type AppendTransaction, createAppendTransaction } from './append-transaction.js'
+import { APPEND_SQL, type JournalRow, journalFailure, SQL, toEnvelope } from './journal-sql.ts'
 import { all, BetterSqliteDriver, get, type SqlDriver, type SqlProgram } from './sql-driver.ts'
+import type { JournalWriterThread } from './writer-thread.ts'
 
 /**
  * Options of the SQLite journal (part of {@link SqliteOptions}).
@@ -38,6 +40,14 @@ export interface SqliteJournalConfig {
    * calls than needed to reach it (a single larger call still commits atomically). Default 2000.
    */
   maxBatchEvents?: number
+  /**
+   * With the writer thread (`writer: 'thread'`, the default for a file): while one transaction is being
+   * written, the next batch is handed over as soon as this many events are queued, instead of at the end
+   * of the event-loop turn, so the thread starts it the moment the first one commits. A burst of 100
+   * concurrent commands is then written as two transactions of 50, one filling while the other commits.
+   * Default 50.
+   */
+  pipelineBatchEvents?: number
   /** Clock for `timestamp`. Default `Date.now`. */
   now?: () => number
 }
@@ -103,8 +113,12 @@ interface PendingCall {
  * ```
  *
  * @remarks
- * Appends that arrive in the same event-loop turn go into one short, synchronous `BEGIN IMMEDIATE`
- * transaction (on the better-sqlite3 path no `await` happens inside it). Each request is checked against
+ * Appends that arrive in the same event-loop turn go into one short `BEGIN IMMEDIATE` transaction (no
+ * `await` happens inside it). On a file opened with {@link openSqlite} the transactions run on a writer
+ * thread with its own connection, up to two batches at a time (one committing, the next one waiting), so
+ * inserting and syncing overlap with the application's work; otherwise they run synchronously on the
+ * application's connection. Either way `append` resolves only after its transaction committed, and
+ * transactions commit in the order their batches were formed. Each request is checked against
  * the stream's current sequence number inside that transaction, so a conflicting request fails alone with
  * a `ConcurrencyError`, also against writers in other processes. Payloads are serialized before the
  * transaction: an unserializable one fails its own request with `SERIALIZATION_FAILED`. If the
@@ -114,28 +128,44 @@ interface PendingCall {
 export class SqliteJournal implements Journal, EventPageSource {
   readonly #driver: SqlDriver
   /** The direct better-sqlite3 transaction body, when the driver has the connection. */
-  readonly #appendSync: SyncAppender | undefined
+  readonly #appendSync: AppendTransaction | undefined
+  /** The writer thread, when appends run on their own connection off the event loop. */
+  readonly #thread: JournalWriterThread | undefined
   readonly #writerId: string
   readonly #now: () => number
   readonly #maxBatchEvents: number
+  /** With the writer thread: queued events that go out at once rather than at the end of the turn. */
+  readonly #pipelineEvents: number
   readonly #commits = new Subject<SqliteCommit>()
   #queue: PendingCall[] = []
   #queuedEvents = 0
   #scheduled = false
   #retry: ReturnType<typeof setTimeout> | undefined
-  #inFlight: Promise<void> | undefined
+  /** Batches handed to an asynchronous writer (the thread or Kysely) and not settled yet. */
+  #inFlight = 0
+  /** Settles after the newest of them (they settle in order). */
+  #lastSettled: Promise<void> = Promise.resolve()
   #closing = false
   #stats = { transactions: 0, requests: 0, events: 0, conflicts: 0, failedTransactions: 0, largestBatch: 0 }
 
   /** @internal Use {@link openSqlite} or {@link fromKysely}. */
-  constructor(driver: SqlDriver, config: SqliteJournalConfig & { writerId: string }) {
+  constructor(
+    driver: SqlDriver,
+    config: SqliteJournalConfig & { writerId: string },
+    thread?: JournalWriterThread,
+  ) {
     this.#driver = driver
+    this.#thread = thread
     // On better-sqlite3, cached statements called directly are the cheapest way in; through Kysely every
     // statement costs a compile and a promise, so that path runs a program with multi-row inserts.
-    this.#appendSync = driver instanceof BetterSqliteDriver ? createSyncAppender(driver.database) : undefined
+    this.#appendSync =
+      !thread && driver instanceof BetterSqliteDriver
+        ? createAppendTransaction(driver.database, APPEND_SQL)
+        : undefined
     this.#writerId = config.writerId
     this.#now = config.now ?? Date.now
     this.#maxBatchEvents = Math.max(1, config.maxBatchEvents ?? 2000)
+    this.#pipelineEvents = thread ? Math.max(1, config.pipelineBatchEvents ?? 50) : Number.POSITIVE_INFINITY
   }
 
   /** Emits after every commit that stored events: the read journal's in-process wake-up. */
@@ -167,7 +197,8 @@ export class SqliteJournal implements Journal, EventPageSource {
     return new Promise<AppendOutcome[]>((resolve, reject) => {
       this.#queue.push({ slots, pending, events, resolve, reject })
       this.#queuedEvents += events
-      if (this.#queuedEvents >= this.#maxBatchEvents) this.#flush()
+      if (this.#queuedEvents >= this.#maxBatchEvents || this.#queuedEvents >= this.#pipelineEvents)
+        this.#flush()
       else this.#schedule()
     })
   }
@@ -176,13 +207,14 @@ export class SqliteJournal implements Journal, EventPageSource {
     this.#assertOpen()
     const max = options.max ?? -1
     if (max === 0) return []
+    const from = options.fromSeqNr ?? 1
+    const to = options.toSeqNr ?? Number.MAX_SAFE_INTEGER
+    // A full replay (every recovery) uses the statement without LIMIT: a bound LIMIT makes SQLite's seek
+    // over the (persistence_id, seq_nr) index about twice as slow, even when no row matches.
     const rows = await this.#read(
-      all<JournalRow>(SQL.byPersistenceId, [
-        persistenceId,
-        options.fromSeqNr ?? 1,
-        options.toSeqNr ?? Number.MAX_SAFE_INTEGER,
-        max,
-      ]),
+      max < 0
+        ? all<JournalRow>(SQL.byPersistenceIdUnlimited, [persistenceId, from, to])
+        : all<JournalRow>(SQL.byPersistenceId, [persistenceId, from, to, max]),
       `Replaying "${persistenceId}"`,
     )
     return rows.map(toEnvelope)
@@ -206,11 +238,12 @@ export class SqliteJournal implements Journal, EventPageSource {
 
   /** Resolves once every append issued so far is committed (or failed). */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0 || this.#inFlight) {
-      if (this.#inFlight) await this.#inFlight
+    while (this.#queue.length > 0 || this.#inFlight > 0) {
+      if (this.#inFlight > 0) await this.#lastSettled
       else {
         this.#flush()
-        if (this.#queue.length > 0 && !this.#inFlight) await new Promise((resolve) => setTimeout(resolve, 1))
+        if (this.#queue.length > 0 && this.#inFlight === 0)
+          await new Promise((resolve) => setTimeout(resolve, 1))
       }
     }
   }
@@ -221,6 +254,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     await this.flush()
     this.#closing = true
     if (this.#retry) clearTimeout(this.#retry)
+    await this.#thread?.close()
     this.#commits.complete()
   }
 
@@ -302,10 +336,15 @@ export class SqliteJournal implements Journal, EventPageSource {
     })
   }
 
-  /** Takes calls off the queue up to the batch size and writes them in one transaction. */
+  /**
+   * Takes calls off the queue up to the batch size and writes them in one transaction. The writer thread
+   * gets up to two batches at a time, so that it starts the next transaction as soon as one commits
+   * instead of waiting for this thread to take the reply and send more.
+   */
   #flush(): void {
-    if (this.#inFlight || this.#queue.length === 0) return
-    if (this.#driver.isBusy()) {
+    const limit = this.#thread ? THREAD_BATCHES_IN_FLIGHT : 1
+    if (this.#inFlight >= limit || this.#queue.length === 0) return
+    if (!this.#thread && this.#driver.isBusy()) {
       // A transaction we did not open is running on this connection (an application's Kysely transaction
       // between two awaits); joining it would tie our commit to theirs.
       this.#retry ??= setTimeout(() => {
@@ -326,36 +365,53 @@ export class SqliteJournal implements Journal, EventPageSource {
     const requests = batch.flatMap((call) => call.pending)
 
     const context: AppendContext = { now: this.#now(), writerId: this.#writerId }
-    const appendSync = this.#appendSync
     let result: void | Promise<void>
     try {
-      result =
-        appendSync && this.#driver instanceof BetterSqliteDriver
-          ? this.#driver.writeSync(() => appendSync.append(requests, context))
-          : this.#driver.write(appendProgram(requests, context))
+      result = this.#write(requests, context)
     } catch (error) {
       this.#settle(batch, requests, error)
       this.#afterFlush()
       return
     }
-    if (result instanceof Promise) {
-      this.#inFlight = result.then(
-        () => this.#settle(batch, requests, undefined),
-        (error: unknown) => this.#settle(batch, requests, error),
-      )
-      void this.#inFlight.then(() => {
-        this.#inFlight = undefined
-        this.#afterFlush()
-      })
-    } else {
+    if (!(result instanceof Promise)) {
       this.#settle(batch, requests, undefined)
       this.#afterFlush()
+      return
     }
+    this.#inFlight++
+    const settle = (error: unknown) => {
+      this.#inFlight--
+      // Hand the writer what queued up meanwhile before waking the callers of this batch.
+      this.#afterFlush()
+      this.#settle(batch, requests, error)
+    }
+    this.#lastSettled = result.then(() => settle(undefined), settle)
+    // A second batch may go out at once when enough is already queued behind this one.
+    if (this.#queuedEvents >= this.#pipelineEvents) this.#flush()
+  }
+
+  /** One transaction: on the writer thread, on the connection directly, or as a program through Kysely. */
+  #write(requests: PendingRequest[], context: AppendContext): void | Promise<void> {
+    if (this.#thread) {
+      return this.#thread
+        .append(encodeBatch(requests), requests.length, context.now, context.writerId)
+        .then((results) => applyResults(requests, results, context))
+    }
+    const body = this.#appendSync
+    if (body && this.#driver instanceof BetterSqliteDriver) {
+      // A failed transaction is rolled back by writeSync; #settle then drops the body's cached heads.
+      const results = this.#driver.writeSync(() =>
+        body.append(encodeBatch(requests), requests.length, context.now, context.writerId),
+      )
+      applyResults(requests, results, context)
+      return
+    }
+    return this.#driver.write(appendProgram(requests, context))
   }
 
   #afterFlush(): void {
     if (this.#queue.length === 0) return
-    if (this.#driver.synchronous) this.#schedule()
+    if (this.#driver.synchronous && !this.#thread) this.#schedule()
     else this.#flush()
   }
 
@@ -394,6 +450,8 @@ export class SqliteJournal implements Journal, EventPageSource {
   }
 }
 
+/** Batches the writer thread holds at once: one committing, the next one ready behind it. */
+const THREAD_BATCHES_IN_FLIGHT = 2
 function closedError(): JournalError {
   return new JournalError('The SQLite journal is closed. Open the database again to keep writing.')
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { type WorkloadSize, commandAt, decideCart, warmUpCommandAt } from '../cart-workload.ts'
+import { WARM_UP, type WorkloadSize, commandAt, decideCart, warmUpCommandAt } from '../cart-workload.ts'
 import { RAW_SCHEMA, type SqliteSynchronous, openRawSqlite } from '../sqlite-settings.ts'
 
 /** Options of {@link runRawAppend}. */
@@ -30,7 +30,7 @@ function rowAt(i: number, size: WorkloadSize, writerId: string, warmUp = false) 
   const { type, ...payload } = decision
   return {
     persistence_id: `shopping_cart|${cartId}`,
-    seq_nr: warmUp ? 1 : Math.floor(i / size.streams) + 1,
+    seq_nr: Math.floor(i / (warmUp ? WARM_UP : size).streams) + 1,
     event_type: type,
     event_version: 1,
     payload: JSON.stringify(payload),
@@ -63,7 +63,10 @@ export function runRawAppend(options: RawAppendOptions): RawAppendResult {
     const insertRange = db.transaction((from: number, to: number, warmUp: boolean) => {
       for (let i = from; i < to; i++) insert.run(rowAt(i, options, writerId, warmUp))
     })
-    insertRange(0, 50, true) // warm-up, like the command runs
+    // Warm-up, like the command runs: the warm-up workload's rows, in batches of the same size.
+    for (let from = 0; from < WARM_UP.commands; from += batch) {
+      insertRange(from, Math.min(WARM_UP.commands, from + batch), true)
+    }
     const started = performance.now()
     for (let from = 0; from < options.commands; from += batch) {
       insertRange(from, Math.min(options.commands, from + batch), false)

@@ -1,3 +1,4 @@
+import { uuidSequence } from '../internal/ids.ts'
 import type {
   ActorLogic,
   ActorSystem,
@@ -10,7 +11,6 @@ import type {
 
 type AnyActorSystem = ActorSystem<any>
 
-import { randomUUID } from 'node:crypto'
 import { createActor } from 'xstate'
 import { type AnyAggregate, runDecide } from '../aggregate/define-aggregate.ts'
 import { foldEvents } from '../aggregate/replay.ts'
@@ -203,6 +203,7 @@ export class GatewayRuntime {
   #inspecting = true
   /** Commands between intake and reply (counted rather than tracked as promises: this is the hot path). */
   #processing = 0
+  readonly #nextCorrelationId = uuidSequence()
 
   constructor(readonly config: GatewayConfig) {
     for (const aggregate of config.aggregates) this.#aggregates.set(aggregate.type, aggregate)
@@ -339,7 +340,7 @@ export class GatewayRuntime {
       const options = message.options ?? {}
       message = {
         ...message,
-        options: { ...options, metadata: { ...options.metadata, correlationId: randomUUID() } },
+        options: { ...options, metadata: { ...options.metadata, correlationId: this.#nextCorrelationId() } },
       }
     }
     if (!this.#accepting) return this.#reply(message, gatewayStopped())

@@ -12,6 +12,8 @@ import { type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, crea
 export class MachineRuntime {
   readonly #machine: AnyStateMachine
   readonly #scope: AnyActorScope
+  /** The initial snapshot and its persisted form, when they can be shared (see {@link initial}). */
+  #shared: { readonly snapshot: AnyMachineSnapshot; persisted: unknown } | undefined
 
   constructor(machine: AnyStateMachine) {
     this.#machine = machine
@@ -30,8 +32,20 @@ export class MachineRuntime {
     } as unknown as AnyActorScope
   }
 
+  /**
+   * The machine's initial snapshot. Computing it costs a full XState initial microstep, so it is computed
+   * once when that is safe: when the initial context is the machine's static `context` object itself (no
+   * context factory, no `assign` on entry), XState already hands that same object to every actor, and
+   * sharing the (immutable) snapshot around it changes nothing. Otherwise each call computes a fresh one.
+   */
   initial(): AnyMachineSnapshot {
-    return this.#machine.getInitialSnapshot(this.#scope, undefined) as AnyMachineSnapshot
+    if (this.#shared) return this.#shared.snapshot
+    const snapshot = this.#machine.getInitialSnapshot(this.#scope, undefined) as AnyMachineSnapshot
+    const context = (this.#machine.config as { context?: unknown }).context
+    if (snapshot.status === 'active' && context !== undefined && snapshot.context === context) {
+      this.#shared = { snapshot, persisted: undefined }
+    }
+    return snapshot
   }
 
   /** Rebuilds a live snapshot from `getPersistedSnapshot` output, without starting anything. */
@@ -48,6 +62,11 @@ export class MachineRuntime {
   }
 
   persist(snapshot: AnyMachineSnapshot): unknown {
+    const shared = this.#shared
+    if (shared && snapshot === shared.snapshot) {
+      shared.persisted ??= this.#machine.getPersistedSnapshot(snapshot)
+      return shared.persisted
+    }
     return this.#machine.getPersistedSnapshot(snapshot)
   }
 }
