@@ -192,28 +192,45 @@ function conflict(request: PendingRequest, current: number): AppendOutcome {
 }
 
 /**
- * Lays the requests out flat for `createAppendTransaction` (`append-transaction.js`): per request
- * `persistenceId, expectedSeqNr, eventCount`, then per event
- * `type, version, payloadJson, metadataJson, tagsJson, tagCount, ...uniqueTags`. Only strings and numbers, so
- * posting it to the writer thread is a cheap copy.
+ * Lays the requests out for `createAppendTransaction` (`append-transaction.js`) as one string holding every
+ * string of the batch back to back, and the numbers that cut it up (see {@link EncodedBatch}). Posting that
+ * to the writer thread copies two flat buffers instead of walking thousands of values.
  */
-export function encodeBatch(requests: readonly PendingRequest[]): unknown[] {
-  const batch: unknown[] = []
+export function encodeBatch(requests: readonly PendingRequest[]): EncodedBatch {
+  const parts: string[] = []
+  const layout: number[] = []
   for (const request of requests) {
-    batch.push(request.persistenceId, request.expectedSeqNr, request.events.length)
+    parts.push(request.persistenceId)
+    layout.push(request.persistenceId.length, request.expectedSeqNr, request.events.length)
     for (const event of request.events) {
-      batch.push(
-        event.type,
+      parts.push(event.type, event.payloadJson, event.metadataJson, event.tagsJson)
+      layout.push(
+        event.type.length,
         event.version,
-        event.payloadJson,
-        event.metadataJson,
-        event.tagsJson,
+        event.payloadJson.length,
+        event.metadataJson.length,
+        event.tagsJson.length,
         event.uniqueTags.length,
       )
-      for (const tag of event.uniqueTags) batch.push(tag)
+      for (const tag of event.uniqueTags) {
+        parts.push(tag)
+        layout.push(tag.length)
+      }
     }
   }
-  return batch
+  return { text: parts.join(''), layout: new Float64Array(layout), requests: requests.length }
+}
+
+/**
+ * A batch as `createAppendTransaction` reads it. `layout`, per request: the persistence id's length,
+ * `expectedSeqNr`, the number of events; then per event: the lengths of type, payload JSON, metadata JSON
+ * and tags JSON with `version` after the type's length, then the number of distinct tags and their lengths.
+ * The strings follow each other in `text` in that order.
+ */
+export interface EncodedBatch {
+  readonly text: string
+  readonly layout: Float64Array
+  readonly requests: number
 }
 
 /** Sets each request's outcome from the transaction's results (see `createAppendTransaction`). */

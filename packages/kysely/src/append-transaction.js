@@ -1,7 +1,7 @@
 // @ts-check
 // The group-commit transaction body on better-sqlite3. Plain JavaScript because it runs in two places: on
 // the application's connection (the inline writer) and in the writer thread (`journal-writer.worker.js`),
-// which Node loads without a TypeScript loader. Both hand it the same flat batch (see `encodeBatch` in
+// which Node loads without a TypeScript loader. Both hand it the same batch (see `encodeBatch` in
 // `append-batch.ts`) and read back the same flat results (`applyResults`).
 
 /**
@@ -15,8 +15,18 @@
  */
 
 /**
+ * A batch: every string back to back in `text`, and the numbers that cut it up in `layout` (see
+ * `EncodedBatch` in `append-batch.ts`).
+ *
+ * @typedef {object} Batch
+ * @property {string} text
+ * @property {Float64Array} layout
+ * @property {number} requests
+ */
+
+/**
  * @typedef {object} AppendTransaction
- * @property {(batch: readonly unknown[], requests: number, now: number, writerId: string) => number[]} append
+ * @property {(batch: Batch, now: number, writerId: string) => number[]} append
  *   Must run inside `BEGIN IMMEDIATE`. Returns one entry per request: `-1 - head` for a conflict (the
  *   stream's current sequence number was `head`), or `0` followed by the ordering of each of its events.
  *   Throws only for the whole batch.
@@ -35,8 +45,6 @@ const MAX_CACHED_HEADS = 100_000
  * process, or another connection in this one) commits, and then the cache is dropped, so the check is as
  * strict as a `SELECT` per request at a fraction of the cost.
  *
- * Batch layout, per request: `persistenceId, expectedSeqNr, eventCount`, then per event
- * `type, version, payloadJson, metadataJson, tagsJson, tagCount, ...uniqueTags`.
  *
  * @param {import('better-sqlite3').Database} db
  * @param {AppendSql} sql
@@ -58,7 +66,7 @@ export function createAppendTransaction(db, sql) {
       heads.clear()
       seenVersion = undefined
     },
-    append(batch, requests, now, writerId) {
+    append({ text, layout, requests }, now, writerId) {
       const version = dataVersion.get()
       if (version !== seenVersion || heads.size > MAX_CACHED_HEADS) {
         heads.clear()
@@ -66,11 +74,13 @@ export function createAppendTransaction(db, sql) {
       }
       /** @type {number[]} */
       const results = []
-      let at = 0
+      let at = 0 // in layout
+      let from = 0 // in text
+      const next = (/** @type {number} */ length) => text.slice(from, (from += length))
       for (let r = 0; r < requests; r++) {
-        const pid = /** @type {string} */ (batch[at])
-        const expected = /** @type {number} */ (batch[at + 1])
-        const eventCount = /** @type {number} */ (batch[at + 2])
+        const pid = next(/** @type {number} */ (layout[at]))
+        const expected = layout[at + 1]
+        const eventCount = /** @type {number} */ (layout[at + 2])
         at += 3
         let head = heads.get(pid)
         if (head === undefined) {
@@ -79,29 +89,34 @@ export function createAppendTransaction(db, sql) {
         }
         if (expected !== head) {
           results.push(-1 - head)
-          for (let e = 0; e < eventCount; e++) at += 6 + /** @type {number} */ (batch[at + 5])
+          // Skip this request's events in both buffers.
+          for (let e = 0; e < eventCount; e++) {
+            const tagCount = /** @type {number} */ (layout[at + 5])
+            let skip = /** @type {number} */ (layout[at]) + /** @type {number} */ (layout[at + 2])
+            skip += /** @type {number} */ (layout[at + 3]) + /** @type {number} */ (layout[at + 4])
+            for (let t = 0; t < tagCount; t++) skip += /** @type {number} */ (layout[at + 6 + t])
+            from += skip
+            at += 6 + tagCount
+          }
           continue
         }
         results.push(0)
         let seqNr = head
         for (let e = 0; e < eventCount; e++) {
           seqNr++
-          const ordering = Number(
-            insertEvent.run(
-              pid,
-              seqNr,
-              batch[at],
-              batch[at + 1],
-              batch[at + 2],
-              batch[at + 3],
-              batch[at + 4],
-              now,
-              writerId,
-            ).lastInsertRowid,
-          )
-          const tagCount = /** @type {number} */ (batch[at + 5])
+          const type = next(/** @type {number} */ (layout[at]))
+          const eventVersion = layout[at + 1]
+          const payload = next(/** @type {number} */ (layout[at + 2]))
+          const metadata = next(/** @type {number} */ (layout[at + 3]))
+          const tags = next(/** @type {number} */ (layout[at + 4]))
+          const tagCount = /** @type {number} */ (layout[at + 5])
           at += 6
-          for (let t = 0; t < tagCount; t++) insertTag.run(batch[at + t], ordering, pid, seqNr)
+          const ordering = Number(
+            insertEvent.run(pid, seqNr, type, eventVersion, payload, metadata, tags, now, writerId)
+              .lastInsertRowid,
+          )
+          for (let t = 0; t < tagCount; t++)
+            insertTag.run(next(/** @type {number} */ (layout[at + t])), ordering, pid, seqNr)
           at += tagCount
           if (seqNr === 1) insertStream.run(pid, ordering)
           results.push(ordering)

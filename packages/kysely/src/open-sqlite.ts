@@ -417,7 +417,12 @@ function writerThread(
     `synchronous = ${db.pragma('synchronous', { simple: true })}`,
     `wal_autocheckpoint = ${db.pragma('wal_autocheckpoint', { simple: true })}`,
   ]
-  return new JournalWriterThread({ file: resolvePath(path), pragmas, sql: APPEND_SQL })
+  return new JournalWriterThread({
+    file: resolvePath(path),
+    pragmas,
+    sql: APPEND_SQL,
+    maxBatchEvents: Math.max(1, options.maxBatchEvents ?? 2000),
+  })
 }
 
 function validSynchronous(value: string): SqliteSynchronous {

@@ -1,5 +1,6 @@
 import { JournalError } from '@statesource/core'
 import { Worker } from 'node:worker_threads'
+import type { EncodedBatch } from './append-batch.ts'
 import type { AppendSql } from './append-transaction.js'
 
 /** What the writer thread needs to open its own connection to the database file. */
@@ -9,35 +10,47 @@ export interface WriterThreadConfig {
   /** Pragmas for the thread's connection (`synchronous` and `busy_timeout` are per connection). */
   readonly pragmas: readonly string[]
   readonly sql: AppendSql
+  /** Batches waiting for the thread are merged into one transaction up to about this many events. */
+  readonly maxBatchEvents: number
 }
 
-type Reply = { results: number[] } | { error: { message: string; code: string | undefined } }
+/** One transaction of the thread: the results of each batch it took, or the error that rolled it back. */
+type Reply =
+  | { results: number[][]; requests: number }
+  | { count: number; requests: number; error: { message: string; code: string | undefined } }
 
 /**
- * The main-thread side of the journal's writer thread: posts one group-commit batch at a time to a worker
- * thread that owns a second connection to the file, and resolves with that transaction's results.
+ * The main-thread side of the journal's writer thread, a worker that owns a second connection to the file.
+ * Batches are posted as soon as they are formed; the thread writes whatever has arrived while it was busy in
+ * one transaction, and answers each batch with its results, in the order posted.
  *
  * @remarks
  * The worker starts on the first batch and is unreferenced while idle, so an application that never closes
  * its database can still exit; while a batch is in flight it keeps the process alive until the commit is
- * reported. If the thread dies with a batch in flight, that batch fails with a `JournalError` saying its
- * outcome is unknown (the transaction may have committed just before), and the next batch starts a new thread.
+ * reported. If the thread dies with batches in flight, they fail with a `JournalError` saying their outcome
+ * is unknown (the transaction may have committed just before), and the next batch starts a new thread.
  */
 export class JournalWriterThread {
   readonly #config: WriterThreadConfig
   #worker: Worker | undefined
   /** Batches posted and not answered yet, oldest first: the thread answers in order. */
   readonly #pending: { resolve: (results: number[]) => void; reject: (error: Error) => void }[] = []
+  /** Called once per transaction of the thread, before its batches settle: for the journal's counters. */
+  onTransaction: ((requests: number, committed: boolean) => void) | undefined
 
   constructor(config: WriterThreadConfig) {
     this.#config = config
   }
 
-  /** Runs one batch (the layout of `createAppendTransaction`) in its own transaction on the thread. */
-  append(batch: unknown[], requests: number, now: number, writerId: string): Promise<number[]> {
+  /**
+   * Hands one batch (the layout of `createAppendTransaction`) to the thread; resolves with its results once
+   * the transaction it went into committed.
+   */
+  append(batch: EncodedBatch, events: number, now: number, writerId: string): Promise<number[]> {
     const worker = this.#start()
     return new Promise<number[]>((resolve, reject) => {
-      worker.postMessage({ batch, requests, now, writerId })
+      // The layout's buffer moves to the thread instead of being copied; nothing here reads it again.
+      worker.postMessage({ batch, events, now, writerId }, [batch.layout.buffer as ArrayBuffer])
       this.#pending.push({ resolve, reject })
       worker.ref()
     })
@@ -63,11 +76,15 @@ export class JournalWriterThread {
     })
     worker.unref()
     worker.on('message', (reply: Reply) => {
-      const pending = this.#pending.shift()
+      const settled = this.#pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
       if (this.#pending.length === 0) worker.unref()
-      if (!pending) return
-      if ('results' in reply) pending.resolve(reply.results)
-      else pending.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }))
+      this.onTransaction?.(reply.requests, 'results' in reply)
+      if ('results' in reply) {
+        for (let i = 0; i < settled.length; i++) settled[i]!.resolve(reply.results[i]!)
+      } else {
+        const error = Object.assign(new Error(reply.error.message), { code: reply.error.code })
+        for (const pending of settled) pending.reject(error)
+      }
     })
     const lost = (why: string) => {
       if (this.#worker === worker) this.#worker = undefined

@@ -335,8 +335,9 @@ export class GatewayRuntime {
 
   #accept(message: GatewayCommandEvent): void {
     this.stats.commands++
-    if (message.options?.metadata?.correlationId === undefined) {
-      // Every command gets a correlation id, so inspection and the stored events can be joined up.
+    if (this.#inspecting && message.options?.metadata?.correlationId === undefined) {
+      // Every command gets a correlation id, so inspection and the stored events can be joined up. When
+      // nobody inspects, #process adds it to the metadata it builds anyway, saving a copy of the message.
       const options = message.options ?? {}
       message = {
         ...message,
@@ -596,8 +597,8 @@ export class GatewayRuntime {
         continue
       }
       entity.phase = 'busy'
-      this.#processing++
-      void this.#process(entity, message).finally(() => this.#processing--)
+      this.#processing++ // #process counts it down when it ends
+      void this.#process(entity, message)
     }
   }
 
@@ -606,6 +607,7 @@ export class GatewayRuntime {
     const options = message.options ?? {}
     const command = message.command
     let metadata: EventMetadata = options.metadata ? { ...options.metadata } : {}
+    metadata.correlationId ??= this.#nextCorrelationId()
     if (this.config.writerId !== undefined) metadata.writerId = this.config.writerId
     try {
       // Idempotency: the same command id returns the first result; another payload under it is refused.
@@ -764,6 +766,8 @@ export class GatewayRuntime {
           error: failure,
         })
       this.#finish(entity, message, failure)
+    } finally {
+      this.#processing--
     }
   }
 

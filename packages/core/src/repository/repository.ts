@@ -28,6 +28,8 @@ export interface Repository<A extends AnyAggregate> {
   send(id: string, command: CommandFrom<A>, options?: SendOptions): Promise<SendResult>
 }
 
+const NO_OPTIONS: SendOptions = Object.freeze({})
+
 /** Creates a repository over a running gateway actor (from `materialize()` or from your own system). */
 export function createRepository<A extends AnyAggregate>(
   gateway: AnyActorRef,
@@ -37,28 +39,31 @@ export function createRepository<A extends AnyAggregate>(
   const defaultTimeout = config.timeoutMs ?? 5_000
   return {
     aggregate,
-    send(id, command, options = {}) {
+    send(id, command, options = NO_OPTIONS) {
       const timeoutMs = options.timeoutMs ?? defaultTimeout
       return new Promise<SendResult>((resolve, reject) => {
         let settled = false
         let timer: ReturnType<typeof setTimeout> | undefined
         const signal = options.signal
-        const onAbort = () =>
-          settle(
-            new StatesourceError(
-              'ABORTED',
-              `Command "${(command as { type?: string })?.type}" for "${aggregate.persistenceId(id)}" was aborted. If it had already started it may still complete: retry with the same commandId to find out.`,
-              { cause: signal?.reason },
-            ),
-          )
         const settle = (result: SendResult | Error) => {
           if (settled) return
           settled = true
           if (timer) clearTimeout(timer)
-          signal?.removeEventListener('abort', onAbort)
+          if (signal) signal.removeEventListener('abort', onAbort)
           if (result instanceof Error) reject(result)
           else resolve(result)
         }
+        // Only commands with a signal pay for the listener (this is the hot path).
+        const onAbort = signal
+          ? () =>
+              settle(
+                new StatesourceError(
+                  'ABORTED',
+                  `Command "${(command as { type?: string })?.type}" for "${aggregate.persistenceId(id)}" was aborted. If it had already started it may still complete: retry with the same commandId to find out.`,
+                  { cause: signal.reason },
+                ),
+              )
+          : () => {}
         if (signal?.aborted) return onAbort()
         signal?.addEventListener('abort', onAbort, { once: true })
         if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
