@@ -174,13 +174,12 @@ export async function runJournalBench(options: JournalBenchOptions = {}): Promis
     }
     const sqlite = last!
 
-    // (3) live-read lag: commit (the journal's `commits` signal) to delivery through eventsByTag.
-    const committedAt: { lastOrdering: number; at: number }[] = []
-    const commitSub: Subscription = sqlite.journal.commits.subscribe((c) =>
-      committedAt.push({ lastOrdering: c.lastOrdering, at: performance.now() }),
-    )
-    const lags: number[] = []
-    let cursor = 0
+    // (3) live-read lag: from the commit of an event's transaction (`committedAt` of the journal's `commits`
+    // signal, stamped by the thread that committed) to its delivery through eventsByTag. A reader may see an
+    // event before the signal of its transaction reaches this thread, so the two are matched afterwards.
+    const commits: { lastOrdering: number; committedAt: number }[] = []
+    const commitSub: Subscription = sqlite.journal.commits.subscribe((c) => commits.push(c))
+    const delivered: { ordering: number; at: number }[] = []
     const start = await sqlite.readJournal().highestOrdering()
     const seen = new Promise<void>((resolve, reject) => {
       const sub = sqlite
@@ -188,11 +187,8 @@ export async function runJournalBench(options: JournalBenchOptions = {}): Promis
         .eventsByTag('bench-lag', start)
         .subscribe({
           next: (event) => {
-            const now = performance.now()
-            while (cursor < committedAt.length && committedAt[cursor]!.lastOrdering < event.ordering) cursor++
-            const commit = committedAt[cursor]
-            if (commit) lags.push(now - commit.at)
-            if (lags.length >= lagEvents) {
+            delivered.push({ ordering: event.ordering, at: performance.timeOrigin + performance.now() })
+            if (delivered.length >= lagEvents) {
               sub.unsubscribe()
               resolve()
             }
@@ -204,6 +200,14 @@ export async function runJournalBench(options: JournalBenchOptions = {}): Promis
     await seen
     commitSub.unsubscribe()
     await sqlite.close()
+    const lags: number[] = []
+    let cursor = 0
+    for (const { ordering, at } of delivered) {
+      while (cursor < commits.length && commits[cursor]!.lastOrdering < ordering) cursor++
+      const commit = commits[cursor]
+      if (!commit) throw new Error(`No commit was signalled for the event at ordering ${ordering}.`)
+      lags.push(at - commit.committedAt)
+    }
 
     lags.sort((a, b) => a - b)
     return {

@@ -76,7 +76,11 @@ export function createAppendTransaction(db, sql) {
       const results = []
       let at = 0 // in layout
       let from = 0 // in text
-      const next = (/** @type {number} */ length) => text.slice(from, (from += length))
+      const next = (/** @type {number} */ length) => {
+        const start = from
+        from += length
+        return text.slice(start, from)
+      }
       for (let r = 0; r < requests; r++) {
         const pid = next(/** @type {number} */ (layout[at]))
         const expected = layout[at + 1]

@@ -116,6 +116,25 @@ describe('group commit on the writer thread', () => {
     expect(await sqlite.journal.highestSeqNr('bulk')).toBe(20_000)
   })
 
+  it('writes a small batch on the application connection while the thread is idle, a large one on the thread', async () => {
+    const sqlite = await openWith(newFile())
+    // A TEMP trigger exists only on the connection that created it: it sees the inline writes alone.
+    sqlite.db!.exec(`CREATE TEMP TABLE seen (pid TEXT);
+      CREATE TEMP TRIGGER spy AFTER INSERT ON statesource_journal BEGIN INSERT INTO seen VALUES (NEW.persistence_id); END`)
+    const seen = () => (sqlite.db!.prepare('SELECT pid FROM seen').pluck().all() as string[]).sort()
+    await Promise.all([
+      sqlite.journal.append([request('lone-1', 0, [event('x')])]),
+      sqlite.journal.append([request('lone-2', 0, [event('x')])]),
+    ])
+    expect(seen()).toEqual(['lone-1', 'lone-2'])
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => sqlite.journal.append([request(`burst-${i}`, 0, [event('x')])])),
+    )
+    expect(seen()).toEqual(['lone-1', 'lone-2'])
+    expect(await sqlite.journal.highestSeqNr('burst-39')).toBe(1)
+    expect(sqlite.journal.stats).toMatchObject({ transactions: 2, events: 42 })
+  })
+
   it('refuses an unknown writer', async () => {
     await expect(openSqlite(newFile(), { writer: 'threads' as 'thread' })).rejects.toMatchObject({
       code: 'INVALID_INPUT',
@@ -299,7 +318,11 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     ])
     expect((await seen).map((e) => e.type)).toEqual(['x', 'y'])
     const ordering = outcome?.ok ? outcome.envelopes[1]?.ordering : undefined
-    expect(await commits).toEqual({ lastOrdering: ordering, events: 2 })
+    const commit = await commits
+    expect(commit).toMatchObject({ lastOrdering: ordering, events: 2 })
+    // Stamped when the transaction committed: before this thread heard of it, and not long before.
+    expect(commit.committedAt).toBeLessThanOrEqual(performance.timeOrigin + performance.now())
+    expect(commit.committedAt).toBeGreaterThan(performance.timeOrigin + performance.now() - 5_000)
   })
 
   it('waits for an application transaction open on the same connection instead of joining it', async () => {

@@ -98,7 +98,8 @@ port.on('message', (/** @type {AppendMessage | 'close'} */ first) => {
   }
   const requests = messages.reduce((sum, m) => sum + m.batch.requests, 0)
   try {
-    port.postMessage({ results: commitTogether(messages), requests })
+    const results = commitTogether(messages)
+    port.postMessage({ results, requests, committedAt: performance.timeOrigin + performance.now() })
   } catch (error) {
     const { message: text, code } = /** @type {{ message?: unknown, code?: unknown }} */ (error ?? {})
     port.postMessage({

@@ -57,6 +57,12 @@ export interface SqliteCommit {
   readonly lastOrdering: number
   /** How many events the transaction stored. */
   readonly events: number
+  /**
+   * When the transaction committed: milliseconds since the epoch with sub-millisecond precision
+   * (`performance.timeOrigin + performance.now()` of the thread that committed it). With the writer thread
+   * this is earlier than the notification, and readers of this process may see the events in between.
+   */
+  readonly committedAt: number
 }
 
 /**
@@ -151,22 +157,22 @@ export class SqliteJournal implements Journal, EventPageSource {
     // On better-sqlite3, cached statements called directly are the cheapest way in; through Kysely every
     // statement costs a compile and a promise, so that path runs a program with multi-row inserts.
     this.#appendSync =
-      !thread && driver instanceof BetterSqliteDriver
-        ? createAppendTransaction(driver.database, APPEND_SQL)
-        : undefined
+      driver instanceof BetterSqliteDriver ? createAppendTransaction(driver.database, APPEND_SQL) : undefined
     this.#writerId = config.writerId
     this.#now = config.now ?? Date.now
     this.#maxBatchEvents = Math.max(1, config.maxBatchEvents ?? 2000)
     this.#flushAt = thread ? Math.min(HAND_OFF_EVENTS, this.#maxBatchEvents) : this.#maxBatchEvents
     if (thread) {
-      // The thread merges batches into transactions: it counts those, not the batches.
-      thread.onTransaction = (requests, committed) => {
+      // The thread merges batches into transactions: it counts those, not the batches, and the read side is
+      // woken once per transaction, before any of its batches settles.
+      thread.onTransaction = ({ requests, committed, stored, lastOrdering, committedAt }) => {
         if (!committed) {
           this.#stats.failedTransactions++
           return
         }
         this.#stats.transactions++
         this.#stats.largestBatch = Math.max(this.#stats.largestBatch, requests)
+        if (stored > 0) this.#commits.next({ lastOrdering, events: stored, committedAt })
       }
     }
   }
@@ -365,31 +371,36 @@ export class SqliteJournal implements Journal, EventPageSource {
     const requests = batch.flatMap((call) => call.pending)
 
     const context: AppendContext = { now: this.#now(), writerId: this.#writerId }
+    // A small batch while the thread is idle is written here at once: nothing else waits on this thread
+    // meanwhile (or too little to be worth it), and the reply comes without the round trip to the thread.
+    const onThread =
+      this.#thread !== undefined &&
+      (this.#inFlight > 0 || events > INLINE_MAX_EVENTS || this.#driver.isBusy())
     let result: void | Promise<void>
     try {
-      result = this.#write(requests, context)
+      result = this.#write(requests, context, onThread)
     } catch (error) {
-      this.#settle(batch, requests, error)
+      this.#settle(batch, requests, error, onThread)
       this.#afterFlush()
       return
     }
     if (!(result instanceof Promise)) {
-      this.#settle(batch, requests, undefined)
+      this.#settle(batch, requests, undefined, onThread)
       this.#afterFlush()
       return
     }
     this.#inFlight++
     const settle = (error: unknown) => {
       this.#inFlight--
-      this.#settle(batch, requests, error)
+      this.#settle(batch, requests, error, onThread)
       this.#afterFlush()
     }
     this.#lastSettled = result.then(() => settle(undefined), settle)
   }
 
   /** One transaction: on the writer thread, on the connection directly, or as a program through Kysely. */
-  #write(requests: PendingRequest[], context: AppendContext): void | Promise<void> {
-    if (this.#thread) {
+  #write(requests: PendingRequest[], context: AppendContext, onThread: boolean): void | Promise<void> {
+    if (onThread && this.#thread) {
       const events = requests.reduce((sum, request) => sum + request.events.length, 0)
       return this.#thread
         .append(encodeBatch(requests), events, context.now, context.writerId)
@@ -413,10 +424,10 @@ export class SqliteJournal implements Journal, EventPageSource {
     else this.#flush()
   }
 
-  #settle(batch: PendingCall[], requests: PendingRequest[], error: unknown): void {
-    const counted = !this.#thread // the thread reports its transactions itself (onTransaction)
+  #settle(batch: PendingCall[], requests: PendingRequest[], error: unknown, onThread: boolean): void {
+    const counted = !onThread // the thread reports its transactions itself (onTransaction)
     if (error !== undefined) {
-      this.#appendSync?.invalidate()
+      if (!onThread) this.#appendSync?.invalidate()
       if (counted) this.#stats.failedTransactions++
       const failure = journalFailure(
         error,
@@ -443,7 +454,13 @@ export class SqliteJournal implements Journal, EventPageSource {
     for (const call of batch) {
       call.resolve(call.slots.map((slot) => ('ok' in slot ? slot : slot.outcome!)))
     }
-    if (stored > 0) this.#commits.next({ lastOrdering, events: stored })
+    if (stored > 0 && counted) {
+      this.#commits.next({
+        lastOrdering,
+        events: stored,
+        committedAt: performance.timeOrigin + performance.now(),
+      })
+    }
   }
 
   #assertOpen(): void {
@@ -458,6 +475,12 @@ export class SqliteJournal implements Journal, EventPageSource {
  * flight: better than handing over once per turn (which leaves the thread idle while the turn runs).
  */
 const HAND_OFF_EVENTS = 50
+
+/**
+ * With the writer thread idle, a batch of up to this many events is written on the application's
+ * connection instead: one command at a time (or a few) then pays one sync and no thread round trip.
+ */
+const INLINE_MAX_EVENTS = 16
 function closedError(): JournalError {
   return new JournalError('The SQLite journal is closed. Open the database again to keep writing.')
 }

@@ -16,7 +16,7 @@ export interface WriterThreadConfig {
 
 /** One transaction of the thread: the results of each batch it took, or the error that rolled it back. */
 type Reply =
-  | { results: number[][]; requests: number }
+  | { results: number[][]; requests: number; committedAt: number }
   | { count: number; requests: number; error: { message: string; code: string | undefined } }
 
 /**
@@ -35,8 +35,19 @@ export class JournalWriterThread {
   #worker: Worker | undefined
   /** Batches posted and not answered yet, oldest first: the thread answers in order. */
   readonly #pending: { resolve: (results: number[]) => void; reject: (error: Error) => void }[] = []
-  /** Called once per transaction of the thread, before its batches settle: for the journal's counters. */
-  onTransaction: ((requests: number, committed: boolean) => void) | undefined
+  /**
+   * Called once per transaction of the thread, before its batches settle: how many requests it carried,
+   * whether it committed, and how many events it stored up to which ordering.
+   */
+  onTransaction:
+    | ((transaction: {
+        requests: number
+        committed: boolean
+        stored: number
+        lastOrdering: number
+        committedAt: number
+      }) => void)
+    | undefined
 
   constructor(config: WriterThreadConfig) {
     this.#config = config
@@ -78,10 +89,34 @@ export class JournalWriterThread {
     worker.on('message', (reply: Reply) => {
       const settled = this.#pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
       if (this.#pending.length === 0) worker.unref()
-      this.onTransaction?.(reply.requests, 'results' in reply)
       if ('results' in reply) {
+        // Results hold 0 or a negative number per request and the (positive) ordering of each stored event.
+        let stored = 0
+        let lastOrdering = 0
+        for (const results of reply.results) {
+          for (const value of results) {
+            if (value > 0) {
+              stored++
+              if (value > lastOrdering) lastOrdering = value
+            }
+          }
+        }
+        this.onTransaction?.({
+          requests: reply.requests,
+          committed: true,
+          stored,
+          lastOrdering,
+          committedAt: reply.committedAt,
+        })
         for (let i = 0; i < settled.length; i++) settled[i]!.resolve(reply.results[i]!)
       } else {
+        this.onTransaction?.({
+          requests: reply.requests,
+          committed: false,
+          stored: 0,
+          lastOrdering: 0,
+          committedAt: 0,
+        })
         const error = Object.assign(new Error(reply.error.message), { code: reply.error.code })
         for (const pending of settled) pending.reject(error)
       }
