@@ -501,6 +501,10 @@ describe('gateway and repository', () => {
     controller.abort()
     await expect(first).rejects.toMatchObject({ code: 'TIMEOUT' })
     await secondAborted
+    // A signal that is already aborted refuses the command before it is sent.
+    await expect(
+      accounts.send('t', { type: 'deposit', amount: 5 }, { signal: AbortSignal.abort('gone') }),
+    ).rejects.toMatchObject({ code: 'ABORTED', cause: 'gone' })
     release()
     const third = await accounts.send('t', { type: 'deposit', amount: 2 })
     expect(third.version).toBe(2) // the timed-out open completed; the aborted deposit wrote nothing

@@ -30,6 +30,63 @@ export interface Repository<A extends AnyAggregate> {
 
 const NO_OPTIONS: SendOptions = Object.freeze({})
 
+/**
+ * One command on its way: settles its promise once, with the gateway's reply, on timeout or on abort.
+ * Methods rather than closures: this runs for every command.
+ */
+class PendingSend {
+  #settled = false
+  #timer: ReturnType<typeof setTimeout> | undefined
+  readonly #onAbort: (() => void) | undefined
+
+  constructor(
+    private readonly resolve: (result: SendResult) => void,
+    private readonly reject: (error: Error) => void,
+    private readonly aggregate: AnyAggregate,
+    private readonly id: string,
+    private readonly command: { type: string },
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal) {
+      this.#onAbort = this.abort.bind(this)
+      signal.addEventListener('abort', this.#onAbort, { once: true })
+    }
+  }
+
+  settle(result: SendResult | Error): void {
+    if (this.#settled) return
+    this.#settled = true
+    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#onAbort) this.signal?.removeEventListener('abort', this.#onAbort)
+    if (result instanceof Error) this.reject(result)
+    else this.resolve(result)
+  }
+
+  armTimeout(ms: number): void {
+    this.#timer = setTimeout(timeOut, ms, this, ms)
+  }
+
+  abort(): void {
+    this.settle(
+      new StatesourceError(
+        'ABORTED',
+        `Command "${this.command?.type}" for "${this.aggregate.persistenceId(this.id)}" was aborted. If it had already started it may still complete: retry with the same commandId to find out.`,
+        { cause: this.signal?.reason },
+      ),
+    )
+  }
+
+  timedOut(ms: number): void {
+    this.settle(
+      new TimeoutError(`Command "${this.command?.type}" for "${this.aggregate.persistenceId(this.id)}"`, ms),
+    )
+  }
+}
+
+function timeOut(pending: PendingSend, ms: number): void {
+  pending.timedOut(ms)
+}
+
 /** Creates a repository over a running gateway actor (from `materialize()` or from your own system). */
 export function createRepository<A extends AnyAggregate>(
   gateway: AnyActorRef,
@@ -42,40 +99,23 @@ export function createRepository<A extends AnyAggregate>(
     send(id, command, options = NO_OPTIONS) {
       const timeoutMs = options.timeoutMs ?? defaultTimeout
       return new Promise<SendResult>((resolve, reject) => {
-        let settled = false
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const signal = options.signal
-        const settle = (result: SendResult | Error) => {
-          if (settled) return
-          settled = true
-          if (timer) clearTimeout(timer)
-          if (signal) signal.removeEventListener('abort', onAbort)
-          if (result instanceof Error) reject(result)
-          else resolve(result)
-        }
-        // Only commands with a signal pay for the listener (this is the hot path).
-        const onAbort = signal
-          ? () =>
-              settle(
-                new StatesourceError(
-                  'ABORTED',
-                  `Command "${(command as { type?: string })?.type}" for "${aggregate.persistenceId(id)}" was aborted. If it had already started it may still complete: retry with the same commandId to find out.`,
-                  { cause: signal.reason },
-                ),
-              )
-          : () => {}
-        if (signal?.aborted) return onAbort()
-        signal?.addEventListener('abort', onAbort, { once: true })
-        if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-          timer = setTimeout(
-            () =>
-              settle(
-                new TimeoutError(
-                  `Command "${(command as { type?: string })?.type}" for "${aggregate.persistenceId(id)}"`,
-                  timeoutMs,
-                ),
-              ),
-            timeoutMs,
+        const pending = new PendingSend(
+          resolve,
+          reject,
+          aggregate,
+          id,
+          command as { type: string },
+          options.signal,
+        )
+        if (options.signal?.aborted) return pending.abort()
+        if (Number.isFinite(timeoutMs) && timeoutMs > 0) pending.armTimeout(timeoutMs)
+        const snapshot = gateway.getSnapshot() as { status?: string } | undefined
+        if (snapshot?.status !== 'active') {
+          return pending.settle(
+            new StatesourceError(
+              'GATEWAY_STOPPED',
+              'The gateway is not running and accepts no commands. Materialize it again.',
+            ),
           )
         }
         const message: GatewayCommandEvent = {
@@ -84,16 +124,7 @@ export function createRepository<A extends AnyAggregate>(
           id,
           command: command as { type: string },
           options,
-          reply: settle,
-        }
-        const snapshot = gateway.getSnapshot() as { status?: string } | undefined
-        if (snapshot?.status !== 'active') {
-          return settle(
-            new StatesourceError(
-              'GATEWAY_STOPPED',
-              'The gateway is not running and accepts no commands. Materialize it again.',
-            ),
-          )
+          reply: pending.settle.bind(pending),
         }
         gateway.send(message)
       })
