@@ -67,6 +67,14 @@ export class JournalWriterThread {
     })
   }
 
+  /**
+   * @internal Stops the thread at once, as a crash would: batches in flight fail with the outcome-unknown
+   * `JournalError`, and the next batch starts a new thread. For tests of that path.
+   */
+  async terminate(): Promise<void> {
+    await this.#worker?.terminate()
+  }
+
   /** Lets the thread close its connection and waits for it to end. Call it only with no batch in flight. */
   async close(): Promise<void> {
     const worker = this.#worker
