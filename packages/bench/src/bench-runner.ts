@@ -46,7 +46,7 @@ export const FULL_SIZES: BenchSizes = {
   streams: 1_000,
   inFlight: 100,
   journalInFlight: 1_000,
-  rounds: 3,
+  rounds: 5,
   recoveryAggregates: 10_000,
   recoveryEventsPerAggregate: 20,
   bigAggregateEvents: 100_000,
