@@ -12,6 +12,8 @@ export interface WriterThreadConfig {
   readonly sql: AppendSql
   /** Batches waiting for the thread are merged into one transaction up to about this many events. */
   readonly maxBatchEvents: number
+  /** @internal The worker script; tests substitute one that fails. Default `journal-writer.worker.js`. */
+  readonly workerUrl?: URL
 }
 
 /** One transaction of the thread: the results of each batch it took, or the error that rolled it back. */
@@ -67,14 +69,6 @@ export class JournalWriterThread {
     })
   }
 
-  /**
-   * @internal Stops the thread at once, as a crash would: batches in flight fail with the outcome-unknown
-   * `JournalError`, and the next batch starts a new thread. For tests of that path.
-   */
-  async terminate(): Promise<void> {
-    await this.#worker?.terminate()
-  }
-
   /** Lets the thread close its connection and waits for it to end. Call it only with no batch in flight. */
   async close(): Promise<void> {
     const worker = this.#worker
@@ -88,11 +82,14 @@ export class JournalWriterThread {
 
   #start(): Worker {
     if (this.#worker) return this.#worker
-    const worker = new Worker(new URL('./journal-writer.worker.js', import.meta.url), {
-      workerData: this.#config,
-      // The thread runs plain JavaScript: no loader flags of the application (tsx, test runners) needed.
-      execArgv: [],
-    })
+    const worker = new Worker(
+      this.#config.workerUrl ?? new URL('./journal-writer.worker.js', import.meta.url),
+      {
+        workerData: this.#config,
+        // The thread runs plain JavaScript: no loader flags of the application (tsx, test runners) needed.
+        execArgv: [],
+      },
+    )
     worker.unref()
     worker.on('message', (reply: Reply) => {
       const settled = this.#pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
