@@ -357,6 +357,20 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     })
   })
 
+  it('refuses appends made while closing and commits none of them', async () => {
+    const file = newFile()
+    const sqlite = await openSqlite(file, { writer })
+    const queued = sqlite.journal.append([request('q', 0, [event('x')])])
+    const closing = sqlite.close()
+    const late = sqlite.journal.append([request('late', 0, [event('x')])])
+    await expect(late).rejects.toMatchObject({ code: 'JOURNAL_FAILURE' })
+    await closing
+    expect((await queued)[0]?.ok).toBe(true)
+    const reopened = await open(file)
+    expect(await reopened.journal.highestSeqNr('q')).toBe(1)
+    expect(await reopened.journal.highestSeqNr('late')).toBe(0)
+  })
+
   it('sees a write of another connection to the same file before checking versions', async () => {
     const file = newFile()
     const one = await open(file)

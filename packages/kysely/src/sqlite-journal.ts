@@ -144,6 +144,8 @@ export class SqliteJournal implements Journal, EventPageSource {
   /** Settles after the newest of them (they settle in order). */
   #lastSettled: Promise<void> = Promise.resolve()
   #closing = false
+  #accepting = true
+  #closed: Promise<void> | undefined
   #stats = { transactions: 0, requests: 0, events: 0, conflicts: 0, failedTransactions: 0, largestBatch: 0 }
 
   /** @internal Use {@link openSqlite} or {@link fromKysely}. */
@@ -188,7 +190,7 @@ export class SqliteJournal implements Journal, EventPageSource {
   }
 
   append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
-    if (this.#closing) return Promise.reject(closedError())
+    if (!this.#accepting) return Promise.reject(closedError())
     const slots: (PendingRequest | AppendOutcome)[] = []
     const pending: PendingRequest[] = []
     let events = 0
@@ -257,13 +259,17 @@ export class SqliteJournal implements Journal, EventPageSource {
   }
 
   /** Commits what is queued, then rejects further calls. Does not close the database. */
-  async close(): Promise<void> {
-    if (this.#closing) return
-    await this.flush()
-    this.#closing = true
-    if (this.#retry) clearTimeout(this.#retry)
-    await this.#thread?.close()
-    this.#commits.complete()
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      // Appends from now on are refused; the ones already queued are committed first.
+      this.#accepting = false
+      await this.flush()
+      this.#closing = true
+      if (this.#retry) clearTimeout(this.#retry)
+      await this.#thread?.close()
+      this.#commits.complete()
+    })()
+    return this.#closed
   }
 
   // EventPageSource: synchronous on better-sqlite3, promises through Kysely.

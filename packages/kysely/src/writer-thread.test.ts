@@ -46,6 +46,50 @@ describe('JournalWriterThread', () => {
     }
   })
 
+  it('never lets a dead thread touch the batches of the thread that replaced it', async () => {
+    const file = path.join(dir, 'crash-once.db')
+    await (await openSqlite(file)).close()
+    const thread = new JournalWriterThread({
+      file,
+      pragmas: [],
+      sql: APPEND_SQL,
+      maxBatchEvents: 100,
+      workerUrl: new URL('../test/fixtures/crash-once-writer.worker.js', import.meta.url),
+    })
+    const transactions: boolean[] = []
+    thread.onTransaction = ({ committed }) => transactions.push(committed)
+    try {
+      // The retry is issued from the rejection itself, before the dead thread has even exited.
+      const retried = thread.append(batchFor('a', 0), 1, Date.now(), 'w').then(
+        () => {
+          throw new Error('the first batch should have been lost')
+        },
+        () => thread.append(batchFor('b', 0), 1, Date.now(), 'w'),
+      )
+      const [, orderingB] = await retried
+      const [, orderingC] = await thread.append(batchFor('c', 0), 1, Date.now(), 'w')
+      expect(orderingC).toBe(orderingB! + 1)
+      expect(transactions).toEqual([false, true, true])
+    } finally {
+      await thread.close()
+    }
+    const sqlite = await openSqlite(file)
+    const ids = await Promise.all(['a', 'b', 'c'].map((id) => sqlite.journal.highestSeqNr(id)))
+    expect(ids).toEqual([0, 1, 1])
+    await sqlite.close()
+  })
+
+  it('refuses batches once closed', async () => {
+    const file = path.join(dir, 'closed.db')
+    await (await openSqlite(file)).close()
+    const thread = new JournalWriterThread({ file, pragmas: [], sql: APPEND_SQL, maxBatchEvents: 100 })
+    expect((await thread.append(batchFor('s', 0), 1, Date.now(), 'w'))[0]).toBe(0)
+    await thread.close()
+    await expect(thread.append(batchFor('s', 1), 1, Date.now(), 'w')).rejects.toThrow(
+      'The journal writer thread is closed.',
+    )
+  })
+
   it('reports a failed transaction to every batch in it and keeps serving', async () => {
     const file = path.join(dir, 'missing.db')
     const thread = new JournalWriterThread({ file, pragmas: [], sql: APPEND_SQL, maxBatchEvents: 100 })

@@ -34,12 +34,13 @@ type Reply =
  */
 export class JournalWriterThread {
   readonly #config: WriterThreadConfig
-  #worker: Worker | undefined
-  /** Batches posted and not answered yet, oldest first: the thread answers in order. */
-  readonly #pending: { resolve: (results: number[]) => void; reject: (error: Error) => void }[] = []
+  /** The running thread and its batches posted and not answered yet, oldest first (it answers in order). */
+  #current: { readonly worker: Worker; readonly pending: PendingBatch[] } | undefined
+  #closed = false
   /**
    * Called once per transaction of the thread, before its batches settle: how many requests it carried,
-   * whether it committed, and how many events it stored up to which ordering.
+   * whether it committed, and how many events it stored up to which ordering. A thread that died with batches
+   * in flight counts as one failed transaction.
    */
   onTransaction:
     | ((transaction: {
@@ -60,40 +61,55 @@ export class JournalWriterThread {
    * the transaction it went into committed.
    */
   append(batch: EncodedBatch, events: number, now: number, writerId: string): Promise<number[]> {
-    const worker = this.#start()
     return new Promise<number[]>((resolve, reject) => {
+      if (this.#closed) throw new JournalError('The journal writer thread is closed.')
+      let current: { readonly worker: Worker; readonly pending: PendingBatch[] }
+      try {
+        current = this.#start()
+      } catch (error) {
+        this.#failed(batch.requests) // no thread, no transaction: the batch fails as one would
+        throw error
+      }
       // The layout's buffer moves to the thread instead of being copied; nothing here reads it again.
-      worker.postMessage({ batch, events, now, writerId }, [batch.layout.buffer as ArrayBuffer])
-      this.#pending.push({ resolve, reject })
-      worker.ref()
+      current.worker.postMessage({ batch, events, now, writerId }, [batch.layout.buffer as ArrayBuffer])
+      current.pending.push({ resolve, reject, requests: batch.requests })
+      current.worker.ref()
     })
   }
 
-  /** Lets the thread close its connection and waits for it to end. Call it only with no batch in flight. */
+  /**
+   * Lets the thread close its connection and waits for it to end; later batches are refused. Call it only
+   * with no batch in flight.
+   */
   async close(): Promise<void> {
-    const worker = this.#worker
-    if (!worker) return
-    this.#worker = undefined
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-    worker.ref() // an unreferenced worker's exit would not keep the process waiting for it
-    worker.postMessage('close')
+    this.#closed = true
+    const current = this.#current
+    if (!current) return
+    this.#current = undefined
+    const exited = new Promise<void>((resolve) => current.worker.once('exit', () => resolve()))
+    current.worker.ref() // an unreferenced worker's exit would not keep the process waiting for it
+    current.worker.postMessage('close')
     await exited
   }
 
-  #start(): Worker {
-    if (this.#worker) return this.#worker
+  #start(): { readonly worker: Worker; readonly pending: PendingBatch[] } {
+    if (this.#current) return this.#current
+    const { file, pragmas, sql, maxBatchEvents } = this.#config
     const worker = new Worker(
       this.#config.workerUrl ?? new URL('./journal-writer.worker.js', import.meta.url),
       {
-        workerData: this.#config,
+        workerData: { file, pragmas, sql, maxBatchEvents },
         // The thread runs plain JavaScript: no loader flags of the application (tsx, test runners) needed.
         execArgv: [],
       },
     )
     worker.unref()
+    // Each thread has its own list: the handlers of a thread that died never touch its successor's batches.
+    const current = { worker, pending: [] as PendingBatch[] }
     worker.on('message', (reply: Reply) => {
-      const settled = this.#pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
-      if (this.#pending.length === 0) worker.unref()
+      if (this.#current !== current) return // a reply that raced the thread's death; its batches failed already
+      const settled = current.pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
+      if (current.pending.length === 0) worker.unref()
       if ('results' in reply) {
         // Results hold 0 or a negative number per request and the (positive) ordering of each stored event.
         let stored = 0
@@ -115,30 +131,36 @@ export class JournalWriterThread {
         })
         for (let i = 0; i < settled.length; i++) settled[i]!.resolve(reply.results[i]!)
       } else {
-        this.onTransaction?.({
-          requests: reply.requests,
-          committed: false,
-          stored: 0,
-          lastOrdering: 0,
-          committedAt: 0,
-        })
+        this.#failed(reply.requests)
         const error = Object.assign(new Error(reply.error.message), { code: reply.error.code })
         for (const pending of settled) pending.reject(error)
       }
     })
     const lost = (why: string) => {
-      if (this.#worker === worker) this.#worker = undefined
-      for (const pending of this.#pending.splice(0)) {
-        pending.reject(
-          new JournalError(
-            `The journal writer thread stopped (${why}) while a batch was in flight: its events may or may not have been committed. Read the streams back (or retry with the same commandId) before relying on them.`,
-          ),
-        )
-      }
+      if (this.#current !== current) return
+      this.#current = undefined
+      const inFlight = current.pending.splice(0)
+      if (inFlight.length === 0) return
+      this.#failed(inFlight.reduce((sum, pending) => sum + pending.requests, 0))
+      const error = new JournalError(
+        `The journal writer thread stopped (${why}) while a batch was in flight: its events may or may not have been committed. Read the streams back (or retry with the same commandId) before relying on them.`,
+      )
+      for (const pending of inFlight) pending.reject(error)
     }
     worker.on('error', (error) => lost(error.message))
     worker.on('exit', (code) => lost(`exit code ${code}`))
-    this.#worker = worker
-    return worker
+    this.#current = current
+    return current
   }
+
+  #failed(requests: number): void {
+    this.onTransaction?.({ requests, committed: false, stored: 0, lastOrdering: 0, committedAt: 0 })
+  }
+}
+
+/** A batch posted to the thread and not answered yet. */
+interface PendingBatch {
+  readonly resolve: (results: number[]) => void
+  readonly reject: (error: Error) => void
+  readonly requests: number
 }

@@ -606,10 +606,11 @@ export class GatewayRuntime {
     const { aggregate, pid } = entity
     const options = message.options ?? {}
     const command = message.command
-    let metadata: EventMetadata = options.metadata ? { ...options.metadata } : {}
-    metadata.correlationId ??= this.#nextCorrelationId()
-    if (this.config.writerId !== undefined) metadata.writerId = this.config.writerId
+    let metadata: EventMetadata = {}
     try {
+      metadata = options.metadata ? { ...options.metadata } : {}
+      metadata.correlationId ??= this.#nextCorrelationId()
+      if (this.config.writerId !== undefined) metadata.writerId = this.config.writerId
       // Idempotency: the same command id returns the first result; another payload under it is refused.
       let hash: string | undefined
       if (options.commandId !== undefined) {
