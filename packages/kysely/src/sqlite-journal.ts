@@ -396,12 +396,17 @@ export class SqliteJournal implements Journal, EventPageSource {
       return
     }
     this.#inFlight++
-    const settle = (error: unknown) => {
-      this.#inFlight--
-      this.#settle(batch, requests, error, onThread)
-      this.#afterFlush()
-    }
-    this.#lastSettled = result.then(() => settle(undefined), settle)
+    this.#lastSettled = result.then(
+      () => this.#written(batch, requests, undefined, onThread),
+      (error: unknown) => this.#written(batch, requests, error, onThread),
+    )
+  }
+
+  /** An asynchronous write ended (a method, not a closure per batch: tsx's keepNames makes those costly). */
+  #written(batch: PendingCall[], requests: PendingRequest[], error: unknown, onThread: boolean): void {
+    this.#inFlight--
+    this.#settle(batch, requests, error, onThread)
+    this.#afterFlush()
   }
 
   /** One transaction: on the writer thread, on the connection directly, or as a program through Kysely. */
