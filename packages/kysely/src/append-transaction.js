@@ -36,6 +36,30 @@
 const MAX_CACHED_HEADS = 100_000
 
 /**
+ * The bound values of one event row, in `INSERT_COLUMNS` order (`journal-sql.ts`). Both insert paths use it:
+ * this body and the Kysely program's multi-row inserts.
+ *
+ * @param {string} persistenceId
+ * @param {number} seqNr
+ * @param {{ type: string, version: number, payloadJson: string, metadataJson: string, tagsJson: string }} event
+ * @param {{ now: number, writerId: string }} context
+ * @returns {unknown[]}
+ */
+export function eventRowParams(persistenceId, seqNr, event, context) {
+  return [
+    persistenceId,
+    seqNr,
+    event.type,
+    event.version,
+    event.payloadJson,
+    event.metadataJson,
+    event.tagsJson,
+    context.now,
+    context.writerId,
+  ]
+}
+
+/**
  * Prepares the body on a connection.
  *
  * @remarks
@@ -67,6 +91,7 @@ export function createAppendTransaction(db, sql) {
       seenVersion = undefined
     },
     append({ text, layout, requests }, now, writerId) {
+      const context = { now, writerId }
       const version = dataVersion.get()
       if (version !== seenVersion || heads.size > MAX_CACHED_HEADS) {
         heads.clear()
@@ -108,17 +133,16 @@ export function createAppendTransaction(db, sql) {
         let seqNr = head
         for (let e = 0; e < eventCount; e++) {
           seqNr++
-          const type = next(/** @type {number} */ (layout[at]))
-          const eventVersion = layout[at + 1]
-          const payload = next(/** @type {number} */ (layout[at + 2]))
-          const metadata = next(/** @type {number} */ (layout[at + 3]))
-          const tags = next(/** @type {number} */ (layout[at + 4]))
+          const event = {
+            type: next(/** @type {number} */ (layout[at])),
+            version: /** @type {number} */ (layout[at + 1]),
+            payloadJson: next(/** @type {number} */ (layout[at + 2])),
+            metadataJson: next(/** @type {number} */ (layout[at + 3])),
+            tagsJson: next(/** @type {number} */ (layout[at + 4])),
+          }
           const tagCount = /** @type {number} */ (layout[at + 5])
           at += 6
-          const ordering = Number(
-            insertEvent.run(pid, seqNr, type, eventVersion, payload, metadata, tags, now, writerId)
-              .lastInsertRowid,
-          )
+          const ordering = Number(insertEvent.run(eventRowParams(pid, seqNr, event, context)).lastInsertRowid)
           for (let t = 0; t < tagCount; t++)
             insertTag.run(next(/** @type {number} */ (layout[at + t])), ordering, pid, seqNr)
           at += tagCount

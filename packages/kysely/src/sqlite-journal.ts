@@ -384,7 +384,7 @@ export class SqliteJournal implements Journal, EventPageSource {
       (this.#inFlight > 0 || events > INLINE_MAX_EVENTS || this.#driver.isBusy())
     let result: void | Promise<void>
     try {
-      result = this.#write(requests, context, onThread)
+      result = this.#write(requests, events, context, onThread)
     } catch (error) {
       this.#settle(batch, requests, error, onThread)
       this.#afterFlush()
@@ -410,9 +410,13 @@ export class SqliteJournal implements Journal, EventPageSource {
   }
 
   /** One transaction: on the writer thread, on the connection directly, or as a program through Kysely. */
-  #write(requests: PendingRequest[], context: AppendContext, onThread: boolean): void | Promise<void> {
+  #write(
+    requests: PendingRequest[],
+    events: number,
+    context: AppendContext,
+    onThread: boolean,
+  ): void | Promise<void> {
     if (onThread && this.#thread) {
-      const events = requests.reduce((sum, request) => sum + request.events.length, 0)
       return this.#thread
         .append(encodeBatch(requests), events, context.now, context.writerId)
         .then((results) => applyResults(requests, results, context))

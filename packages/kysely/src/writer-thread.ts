@@ -35,7 +35,7 @@ type Reply =
 export class JournalWriterThread {
   readonly #config: WriterThreadConfig
   /** The running thread and its batches posted and not answered yet, oldest first (it answers in order). */
-  #current: { readonly worker: Worker; readonly pending: PendingBatch[] } | undefined
+  #current: RunningThread | undefined
   #closed = false
   /**
    * Called once per transaction of the thread, before its batches settle: how many requests it carried,
@@ -63,7 +63,7 @@ export class JournalWriterThread {
   append(batch: EncodedBatch, events: number, now: number, writerId: string): Promise<number[]> {
     return new Promise<number[]>((resolve, reject) => {
       if (this.#closed) throw new JournalError('The journal writer thread is closed.')
-      let current: { readonly worker: Worker; readonly pending: PendingBatch[] }
+      let current: RunningThread
       try {
         current = this.#start()
       } catch (error) {
@@ -92,7 +92,7 @@ export class JournalWriterThread {
     await exited
   }
 
-  #start(): { readonly worker: Worker; readonly pending: PendingBatch[] } {
+  #start(): RunningThread {
     if (this.#current) return this.#current
     const { file, pragmas, sql, maxBatchEvents } = this.#config
     const worker = new Worker(
@@ -105,7 +105,7 @@ export class JournalWriterThread {
     )
     worker.unref()
     // Each thread has its own list: the handlers of a thread that died never touch its successor's batches.
-    const current = { worker, pending: [] as PendingBatch[] }
+    const current: RunningThread = { worker, pending: [] }
     worker.on('message', (reply: Reply) => {
       if (this.#current !== current) return // a reply that raced the thread's death; its batches failed already
       const settled = current.pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
@@ -156,6 +156,12 @@ export class JournalWriterThread {
   #failed(requests: number): void {
     this.onTransaction?.({ requests, committed: false, stored: 0, lastOrdering: 0, committedAt: 0 })
   }
+}
+
+/** A started thread and its batches posted and not answered yet, oldest first. */
+interface RunningThread {
+  readonly worker: Worker
+  readonly pending: PendingBatch[]
 }
 
 /** A batch posted to the thread and not answered yet. */
