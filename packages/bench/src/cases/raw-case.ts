@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import Database from 'better-sqlite3'
 import { WARM_UP, type WorkloadSize, commandAt, decideCart, warmUpCommandAt } from '../cart-workload.ts'
 import { RAW_SCHEMA, type SqliteSynchronous, openRawSqlite } from '../sqlite-settings.ts'
@@ -20,8 +21,11 @@ export interface RawAppendResult {
   readonly storedRows: number
 }
 
-/** A journal row of event `i` of the workload: the event statesource would store for command `i`. */
-function rowAt(i: number, size: WorkloadSize, writerId: string, warmUp = false) {
+/**
+ * A journal row of event `i` of the workload: the row statesource stores for command `i`, down to the
+ * metadata (the command's correlation id, UUID-shaped) and a writer id of the same length (a UUID).
+ */
+function rowAt(i: number, size: WorkloadSize, writerId: string, correlationId: string, warmUp = false) {
   const { cartId, command } = warmUp ? warmUpCommandAt(i) : commandAt(i, size)
   // Every command of the workload is accepted, so the event does not depend on the cart's state here.
   const decision = decideCart(command, cartId, 'Opened', { items: 1, total: 1 })
@@ -34,7 +38,7 @@ function rowAt(i: number, size: WorkloadSize, writerId: string, warmUp = false) 
     event_type: type,
     event_version: 1,
     payload: JSON.stringify(payload),
-    metadata: '{}',
+    metadata: JSON.stringify({ correlationId }),
     tags: '[]',
     written_at: Date.now(),
     writer_id: writerId,
@@ -59,9 +63,15 @@ export function runRawAppend(options: RawAppendOptions): RawAppendResult {
     const insert = db.prepare(`INSERT INTO raw_journal
       (persistence_id, seq_nr, event_type, event_version, payload, metadata, tags, written_at, writer_id)
       VALUES (@persistence_id, @seq_nr, @event_type, @event_version, @payload, @metadata, @tags, @written_at, @writer_id)`)
-    const writerId = 'raw-baseline'
+    const writerId = randomUUID()
+    // Correlation ids the way statesource makes them: a random UUID whose last 12 hex digits count up.
+    const correlationPrefix = randomUUID().slice(0, 24)
+    let correlations = 0
     const insertRange = db.transaction((from: number, to: number, warmUp: boolean) => {
-      for (let i = from; i < to; i++) insert.run(rowAt(i, options, writerId, warmUp))
+      for (let i = from; i < to; i++) {
+        const correlationId = correlationPrefix + (++correlations).toString(16).padStart(12, '0')
+        insert.run(rowAt(i, options, writerId, correlationId, warmUp))
+      }
     })
     // Warm-up, like the command runs: the warm-up workload's rows, in batches of the same size.
     for (let from = 0; from < WARM_UP.commands; from += batch) {
