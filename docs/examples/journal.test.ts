@@ -11,6 +11,19 @@ describeJournalContract('array journal', () => {
 })
 // #endregion contract
 
+// #region builders
+import { appendRequest, newEvent } from '@statesource/core/testing'
+
+// Your journal's own behaviour, beyond the contract: build appends with the suite's helpers.
+it('keeps the tags of an event', async () => {
+  const journal = new ArrayJournal()
+  const [outcome] = await journal.append([
+    appendRequest('account|a', 0, [newEvent('deposited', { amount: 5 }, ['money'])]),
+  ])
+  expect(outcome?.ok && outcome.envelopes[0]?.tags).toEqual(['money'])
+})
+// #endregion builders
+
 it('journal concept: append, envelope, queries, delete, group commit and a custom journal', async () => {
   const { main } = await import('./journal.ts')
   expect(await printedLines({ main })).toEqual([

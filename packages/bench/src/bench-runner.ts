@@ -17,6 +17,9 @@ import { SYNCHRONOUS } from './sqlite-settings.ts'
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CHILD = path.join(PACKAGE_DIR, 'src', 'child.ts')
 
+/** Rows per transaction of the raw baseline: the storage limit the issues compare against. */
+export const RAW_BATCH = 1000
+
 /** The sizes of one run. `pnpm bench` uses {@link FULL_SIZES}; `--quick` (and the smoke test) {@link QUICK_SIZES}. */
 export interface BenchSizes {
   /** Commands of the comparison workload, round-robin over `streams` carts. */
@@ -95,6 +98,11 @@ export interface BenchRun {
   readonly emmettConcurrent: CommandRunResult & { synchronousPragma: number }
   readonly emmettSequential: CommandRunResult & { synchronousPragma: number }
   readonly raw: RawAppendResult[]
+  /**
+   * Raw at `inFlight` rows per transaction, each run right after the {@link RAW_BATCH}-row one: the most events
+   * that many commands in flight can put in one transaction, so a ceiling for any design at that concurrency.
+   */
+  readonly rawInFlightBatch: RawAppendResult[]
   readonly journal: JournalAppendResult
   readonly recovery: RecoveryResult
   readonly memory: MemoryResult
@@ -172,15 +180,20 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
         concurrency,
       } satisfies Omit<EmmettRunOptions, 'file'> & { dir: string }),
     )
-  const raw = () => timed('raw better-sqlite3', () => runCase<RawAppendResult>('raw', workload))
+  const raw = (batch: number) =>
+    timed(`raw better-sqlite3, ${batch} rows per transaction`, () =>
+      runCase<RawAppendResult>('raw', { ...workload, batch }),
+    )
 
   const statesourceConcurrent: StatesourceRunResult[] = []
   const statesourceSequential: StatesourceRunResult[] = []
   const raws: RawAppendResult[] = []
+  const rawsInFlightBatch: RawAppendResult[] = []
   let emmettConcurrent: (CommandRunResult & { synchronousPragma: number }) | undefined
   let emmettSequential: (CommandRunResult & { synchronousPragma: number }) | undefined
   for (let round = 0; round < Math.max(1, sizes.rounds); round++) {
-    raws.push(await raw())
+    raws.push(await raw(RAW_BATCH))
+    rawsInFlightBatch.push(await raw(sizes.inFlight))
     statesourceConcurrent.push(await statesource(sizes.inFlight))
     if (round === 0) emmettConcurrent = await emmett(sizes.inFlight)
     statesourceSequential.push(await statesource(1))
@@ -228,6 +241,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
     emmettConcurrent: emmettConcurrent!,
     emmettSequential: emmettSequential!,
     raw: raws,
+    rawInFlightBatch: rawsInFlightBatch,
     journal,
     recovery,
     memory,

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { appendRequest, newEvent } from '@statesource/core/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { encodeBatch, encodeRequest } from './append-batch.ts'
 import { APPEND_SQL } from './journal-sql.ts'
@@ -11,13 +12,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-writer-thread-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 const batchFor = (persistenceId: string, expectedSeqNr: number) =>
-  encodeBatch([
-    encodeRequest({
-      persistenceId,
-      expectedSeqNr,
-      events: [{ type: 'x', version: 1, payload: { n: 1 }, tags: ['t'], metadata: {} }],
-    }),
-  ])
+  encodeBatch([encodeRequest(appendRequest(persistenceId, expectedSeqNr, [newEvent('x', { n: 1 }, ['t'])]))])
 
 describe('JournalWriterThread', () => {
   it('fails the batches of a thread that died with an outcome-unknown JournalError, then starts a new one', async () => {

@@ -1,10 +1,11 @@
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isStatesourceError } from '../errors.ts'
-import type { AppendRequest, NewEvent } from '../persistence/envelope.ts'
+import type { AppendRequest } from '../persistence/envelope.ts'
 import type { Journal } from '../persistence/journal.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
 import type { SnapshotStore } from '../persistence/snapshot-store.ts'
+import { appendRequest, newEvent } from './builders.ts'
 
 /** What a journal implementation hands the contract suite for each test. */
 export interface JournalUnderTest {
@@ -15,20 +16,6 @@ export interface JournalUnderTest {
   dispose?: () => Promise<void> | void
 }
 
-const event = (type: string, payload: unknown = {}, tags: string[] = []): NewEvent => ({
-  type,
-  version: 1,
-  payload,
-  tags,
-  metadata: {},
-})
-
-const request = (persistenceId: string, expectedSeqNr: number, events: NewEvent[]): AppendRequest => ({
-  persistenceId,
-  expectedSeqNr,
-  events,
-})
-
 async function appendOk(journal: Journal, ...requests: AppendRequest[]) {
   const outcomes = await journal.append(requests)
   for (const outcome of outcomes) if (!outcome.ok) throw outcome.error
@@ -38,10 +25,10 @@ async function appendOk(journal: Journal, ...requests: AppendRequest[]) {
 async function seed(journal: Journal, persistenceId: string, count: number, tags: string[] = []) {
   return appendOk(
     journal,
-    request(
+    appendRequest(
       persistenceId,
       0,
-      Array.from({ length: count }, (_, i) => event('counted', { n: i + 1 }, tags)),
+      Array.from({ length: count }, (_, i) => newEvent('counted', { n: i + 1 }, tags)),
     ),
   )
 }
@@ -81,7 +68,7 @@ export function describeJournalContract(
       })
 
       it('rejects an append whose expected sequence number is not the current one', async () => {
-        const [outcome] = await subject.journal.append([request('p-1', 1, [event('counted')])])
+        const [outcome] = await subject.journal.append([appendRequest('p-1', 1, [newEvent('counted')])])
         expect(outcome?.ok).toBe(false)
         expect(outcome && !outcome.ok && isStatesourceError(outcome.error, 'CONCURRENCY_CONFLICT')).toBe(true)
         expect(await subject.journal.replay('p-1')).toEqual([])
@@ -90,9 +77,9 @@ export function describeJournalContract(
       it('fails only the conflicting request of a multi-stream call', async () => {
         await seed(subject.journal, 'p-2', 1)
         const outcomes = await subject.journal.append([
-          request('p-1', 0, [event('counted')]),
-          request('p-2', 0, [event('counted')]),
-          request('p-3', 0, [event('counted'), event('counted')]),
+          appendRequest('p-1', 0, [newEvent('counted')]),
+          appendRequest('p-2', 0, [newEvent('counted')]),
+          appendRequest('p-3', 0, [newEvent('counted'), newEvent('counted')]),
         ])
         expect(outcomes.map((o) => o.ok)).toEqual([true, false, true])
         expect(await subject.journal.highestSeqNr('p-1')).toBe(1)
@@ -104,10 +91,10 @@ export function describeJournalContract(
         const cyclic: Record<string, unknown> = {}
         cyclic.self = cyclic
         const outcomes = await subject.journal.append([
-          request('bad-1', 0, [event('ok'), event('big', { n: 10n })]),
-          request('good', 0, [event('ok')]),
-          request('bad-2', 0, [event('cycle', cyclic)]),
-          request('bad-3', 0, [event('fn', { f: () => 1 })]),
+          appendRequest('bad-1', 0, [newEvent('ok'), newEvent('big', { n: 10n })]),
+          appendRequest('good', 0, [newEvent('ok')]),
+          appendRequest('bad-2', 0, [newEvent('cycle', cyclic)]),
+          appendRequest('bad-3', 0, [newEvent('fn', { f: () => 1 })]),
         ])
         expect(outcomes.map((o) => o.ok)).toEqual([false, true, false, false])
         for (const outcome of outcomes) {
@@ -150,7 +137,7 @@ export function describeJournalContract(
       it('stores hostile ids and tags exactly', async () => {
         const id = `'; drop table journal; --"\u{1F600}\u0000x${'é'.repeat(5000)}`
         const tag = `t'ag"; ${'ü'.repeat(5000)}`
-        await appendOk(subject.journal, request(id, 0, [event('x', {}, [tag])]))
+        await appendOk(subject.journal, appendRequest(id, 0, [newEvent('x', {}, [tag])]))
         expect((await subject.journal.replay(id))[0]?.persistenceId).toBe(id)
         const byTag = await lastValueFrom(subject.readJournal.currentEventsByTag(tag).pipe(toArray()))
         expect(byTag.map((e) => e.persistenceId)).toEqual([id])
@@ -190,7 +177,7 @@ export function describeJournalContract(
         expect(await subject.journal.replay('p-1')).toEqual([])
         expect(await subject.journal.highestSeqNr('p-1')).toBe(5)
         await subject.journal.deleteTo('nobody', 3)
-        const [next] = await subject.journal.append([request('p-1', 5, [event('counted')])])
+        const [next] = await subject.journal.append([appendRequest('p-1', 5, [newEvent('counted')])])
         expect(next?.ok).toBe(true)
         expect((await subject.journal.replay('p-1')).map((e) => e.seqNr)).toEqual([6])
       })
@@ -199,7 +186,7 @@ export function describeJournalContract(
         await Promise.all(
           ['a', 'b', 'c', 'd'].map(async (id) => {
             for (let i = 0; i < 20; i++)
-              await appendOk(subject.journal, request(id, i, [event('counted', { i })]))
+              await appendOk(subject.journal, appendRequest(id, i, [newEvent('counted', { i })]))
           }),
         )
         for (const id of ['a', 'b', 'c', 'd']) {
@@ -212,8 +199,12 @@ export function describeJournalContract(
 
     describe('global ordering', () => {
       it('orders all events by a strictly increasing global ordering in commit order', async () => {
-        await appendOk(subject.journal, request('a', 0, [event('x'), event('x')]))
-        await appendOk(subject.journal, request('b', 0, [event('x')]), request('a', 2, [event('x')]))
+        await appendOk(subject.journal, appendRequest('a', 0, [newEvent('x'), newEvent('x')]))
+        await appendOk(
+          subject.journal,
+          appendRequest('b', 0, [newEvent('x')]),
+          appendRequest('a', 2, [newEvent('x')]),
+        )
         const all = await lastValueFrom(subject.readJournal.currentAllEvents().pipe(toArray()))
         expect(all.map((e) => `${e.persistenceId}:${e.seqNr}`)).toEqual(['a:1', 'a:2', 'b:1', 'a:3'])
         for (let i = 1; i < all.length; i++) expect(all[i]!.ordering).toBeGreaterThan(all[i - 1]!.ordering)
@@ -254,8 +245,8 @@ export function describeJournalContract(
       it('reads events by tag across streams, from a global offset', async () => {
         await appendOk(
           subject.journal,
-          request('a', 0, [event('x', {}, ['red']), event('x', {}, ['blue'])]),
-          request('b', 0, [event('x', {}, ['red'])]),
+          appendRequest('a', 0, [newEvent('x', {}, ['red']), newEvent('x', {}, ['blue'])]),
+          appendRequest('b', 0, [newEvent('x', {}, ['red'])]),
         )
         const tagged = (tag: string, after?: number) =>
           lastValueFrom(subject.readJournal.currentEventsByTag(tag, after).pipe(toArray()))
@@ -269,7 +260,7 @@ export function describeJournalContract(
       it('lists each persistence id once', async () => {
         await seed(subject.journal, 'a', 2)
         await seed(subject.journal, 'b', 1)
-        await appendOk(subject.journal, request('a', 2, [event('x')]))
+        await appendOk(subject.journal, appendRequest('a', 2, [newEvent('x')]))
         const ids = await lastValueFrom(subject.readJournal.currentPersistenceIds().pipe(toArray()))
         expect(ids).toEqual(['a', 'b'])
       })
@@ -280,7 +271,7 @@ export function describeJournalContract(
         const ids = firstValueFrom(subject.readJournal.persistenceIds().pipe(take(2), toArray()))
         const all = firstValueFrom(subject.readJournal.allEvents().pipe(take(3), toArray()))
         await new Promise((r) => setTimeout(r, 20))
-        await appendOk(subject.journal, request('a', 1, [event('x', {}, ['live'])]))
+        await appendOk(subject.journal, appendRequest('a', 1, [newEvent('x', {}, ['live'])]))
         await seed(subject.journal, 'b', 1, ['live'])
         expect((await seen).map((e) => `${e.persistenceId}:${e.seqNr}`)).toEqual(['a:1', 'a:2', 'b:1'])
         expect(await ids).toEqual(['a', 'b'])
