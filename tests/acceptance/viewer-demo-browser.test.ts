@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,15 +7,18 @@ import { runDemo } from '@statesource/demo'
 import { order } from '@statesource/demo/aggregates'
 import { runCli } from '@statesource/inspect'
 import { openSqlite } from '@statesource/kysely'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import {
+  chromiumMissing,
+  type LoopbackPage,
+  openLoopbackPage,
+  saveScreenshot,
+} from '@statesource/test-support/browser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 // Functions passed to page.evaluate run in the page; the tests' TypeScript has no DOM types.
 declare const document: any
 declare const window: any
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const DEMO_PACKAGE = path.dirname(fileURLToPath(import.meta.resolve('@statesource/demo/package.json')))
 const PRINTED_PREFIX = 'pnpm --filter @statesource/demo exec statesource '
 
@@ -32,8 +35,9 @@ function stateIdsOf(root: string, value: unknown): string[] {
 }
 
 describe('lifecycle viewer in Chromium on a database written by the demo', () => {
-  let browser: Browser
-  let page: Page
+  let browser: LoopbackPage['browser'] | undefined
+  let page: LoopbackPage['page']
+  let outside: LoopbackPage['outside']
   let url: string
   let stop: () => void
   let finished: Promise<number>
@@ -90,23 +94,9 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
     url = await listening
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
     // A missing browser fails the test itself (below), so CI counts it as a failure rather than a skip.
-    if (!existsSync(CHROMIUM)) return
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
-    // No network but loopback: any other request would mean a CDN or a leak.
-    await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort())
+    if (chromiumMissing())
+      return // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
+    ;({ browser, page, outside } = await openLoopbackPage({ origin: url }))
   })
 
   afterAll(async () => {
@@ -117,15 +107,8 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
   })
 
   it('lists the three aggregate types, opens an order and highlights its replayed state as the scrubber moves', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: the viewer's browser test needs it. Install it with "apt-get install -y chromium" (.ci/run does), or set CHROMIUM_PATH.`,
-      )
-    }
-    const outside: string[] = []
-    page.on('request', (r) => {
-      if (!r.url().startsWith(url)) outside.push(r.url())
-    })
+    const missing = chromiumMissing()
+    if (missing) throw new Error(missing)
     await page.goto(url)
     await page.waitForSelector('body[data-loaded="true"]')
     const types = await page
@@ -180,11 +163,7 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
     expect(shipped.context.shipmentId).toBe((events[3]!.payload as { shipmentId: string }).shipmentId)
     expect(await page.textContent('#event')).toContain('"type": "shipped"')
 
-    mkdirSync(ARTIFACTS, { recursive: true })
-    const shot = path.join(ARTIFACTS, 'viewer-demo.png')
-    await page.screenshot({ path: shot, fullPage: true })
-    // A PNG file with something in it.
-    expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG')
+    const shot = await saveScreenshot(page, 'viewer-demo.png')
     expect(outside).toEqual([])
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
       copyFileSync(shot, fileURLToPath(new URL('../../docs/images/viewer-demo.png', import.meta.url)))

@@ -1,8 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs'
+import { copyFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CqrsPattern } from '@statesource/core'
 import { openSqlite, type StatesourceSqlite } from '@statesource/kysely'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import { type LoopbackPage, openLoopbackPage, saveScreenshot } from '@statesource/test-support/browser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../src/index.ts'
 import { order, tempDir } from './fixtures.ts'
@@ -10,9 +10,6 @@ import { order, tempDir } from './fixtures.ts'
 // Functions passed to page.evaluate run in the page; the package's TypeScript has no DOM types.
 declare const document: any
 declare const window: any
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const ARTIFACTS = resolve(import.meta.dirname, '../../../test-artifacts')
 
 /** Writes the database the way an app does: a CQRS instance over the SQLite journal. */
 async function writeDemoDatabase(file: string): Promise<void> {
@@ -39,18 +36,14 @@ async function writeDemoDatabase(file: string): Promise<void> {
 }
 
 describe('lifecycle viewer in Chromium', () => {
-  let browser: Browser
-  let page: Page
+  let browser: LoopbackPage['browser'] | undefined
+  let page: LoopbackPage['page']
+  let outside: LoopbackPage['outside']
   let url: string
   let stop: () => void
   let finished: Promise<number>
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: the viewer's browser test needs it. Install it with "apt-get install -y chromium" (.ci/run does), or set CHROMIUM_PATH.`,
-      )
-    }
     const db = join(tempDir(), 'demo.db')
     await writeDemoDatabase(db)
     // Through the CLI, as a user runs it: statesource view demo.db --aggregates fixtures.ts --port 0
@@ -77,22 +70,8 @@ describe('lifecycle viewer in Chromium', () => {
     })
     url = await listening
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
-    // No network but loopback: any other request would mean a CDN or a leak.
-    await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort())
+    // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
+    ;({ browser, page, outside } = await openLoopbackPage({ origin: url }))
   })
 
   afterAll(async () => {
@@ -102,10 +81,6 @@ describe('lifecycle viewer in Chromium', () => {
   })
 
   it('loads, opens an aggregate, and highlights other states as the scrubber moves', async () => {
-    const outside: string[] = []
-    page.on('request', (r) => {
-      if (!r.url().startsWith(url)) outside.push(r.url())
-    })
     await page.goto(url)
     await page.waitForSelector('body[data-loaded="true"]')
     expect(await page.locator('#streams li').count()).toBe(12)
@@ -157,10 +132,7 @@ describe('lifecycle viewer in Chromium', () => {
     expect(await page.evaluate(() => (window as any).statesourceViewer.pages.size)).toBe(3)
 
     await activeAt(6)
-    mkdirSync(ARTIFACTS, { recursive: true })
-    const shot = join(ARTIFACTS, 'viewer.png')
-    await page.screenshot({ path: shot, fullPage: true })
-    expect(existsSync(shot)).toBe(true)
+    const shot = await saveScreenshot(page, 'viewer.png')
     expect(outside).toEqual([])
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
       copyFileSync(shot, resolve(import.meta.dirname, '../../../docs/images/viewer.png'))
