@@ -13,6 +13,7 @@ import {
   openLoopbackPage,
   saveScreenshot,
 } from '@statesource/test-support/browser'
+import { type RunningServerCommand, startServerCommand } from '@statesource/test-support/server-command'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 // Functions passed to page.evaluate run in the page; the tests' TypeScript has no DOM types.
@@ -38,9 +39,8 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
   let browser: LoopbackPage['browser'] | undefined
   let page: LoopbackPage['page']
   let outside: LoopbackPage['outside']
+  let viewer: RunningServerCommand | undefined
   let url: string
-  let stop: () => void
-  let finished: Promise<number>
   let pid = ''
   let events: readonly EventEnvelope[] = []
 
@@ -81,28 +81,28 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
     expect(summary.viewerCommand.startsWith(PRINTED_PREFIX)).toBe(true)
     const args = summary.viewerCommand.slice(PRINTED_PREFIX.length).split(' ')
     expect(args).toEqual(['view', summary.dbPath, '--aggregates', 'src/aggregates.ts'])
-    const listening = new Promise<string>((resolveUrl) => {
-      finished = runCli([...args, '--port', '0'], {
+    viewer = await startServerCommand((hooks) =>
+      runCli([...args, '--port', '0'], {
         cwd: DEMO_PACKAGE,
         out: () => {},
         err: (line) => console.error(line),
-        onListening: resolveUrl,
-        untilStopped: () => new Promise<void>((r) => (stop = r)),
-      })
-      void finished.then((code) => code !== 0 && resolveUrl(`failed with exit code ${code}`))
-    })
-    url = await listening
+        ...hooks,
+      }),
+    )
+    url = viewer.url
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
     // A missing browser fails the test itself (below), so CI counts it as a failure rather than a skip.
-    if (chromiumMissing())
-      return // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
-    ;({ browser, page, outside } = await openLoopbackPage({ origin: url }))
+    if (chromiumMissing()) return
+    // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
+    const opened = await openLoopbackPage({ origin: url })
+    browser = opened.browser
+    page = opened.page
+    outside = opened.outside
   })
 
   afterAll(async () => {
     await browser?.close()
-    stop?.()
-    if (finished) expect(await finished).toBe(0)
+    if (viewer) expect(await viewer.stop()).toBe(0)
     rmSync(dir, { recursive: true, force: true })
   })
 

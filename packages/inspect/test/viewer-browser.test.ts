@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { CqrsPattern } from '@statesource/core'
 import { openSqlite, type StatesourceSqlite } from '@statesource/kysely'
 import { type LoopbackPage, openLoopbackPage, saveScreenshot } from '@statesource/test-support/browser'
+import { type RunningServerCommand, startServerCommand } from '@statesource/test-support/server-command'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../src/index.ts'
 import { order, tempDir } from './fixtures.ts'
@@ -39,45 +40,33 @@ describe('lifecycle viewer in Chromium', () => {
   let browser: LoopbackPage['browser'] | undefined
   let page: LoopbackPage['page']
   let outside: LoopbackPage['outside']
+  let viewer: RunningServerCommand | undefined
   let url: string
-  let stop: () => void
-  let finished: Promise<number>
 
   beforeAll(async () => {
     const db = join(tempDir(), 'demo.db')
     await writeDemoDatabase(db)
     // Through the CLI, as a user runs it: statesource view demo.db --aggregates fixtures.ts --port 0
-    const listening = new Promise<string>((resolveUrl) => {
-      finished = runCli(
-        [
-          'view',
-          db,
-          '--aggregates',
-          join(import.meta.dirname, 'fixtures.ts'),
-          '--port',
-          '0',
-          '--page-size',
-          '3',
-        ],
-        {
-          out: () => {},
-          err: (line) => console.error(line),
-          onListening: resolveUrl,
-          untilStopped: () => new Promise<void>((r) => (stop = r)),
-        },
-      )
-      void finished.then((code) => code !== 0 && resolveUrl(`failed with exit code ${code}`))
-    })
-    url = await listening
+    const fixtures = join(import.meta.dirname, 'fixtures.ts')
+    viewer = await startServerCommand((hooks) =>
+      runCli(['view', db, '--aggregates', fixtures, '--port', '0', '--page-size', '3'], {
+        out: () => {},
+        err: (line) => console.error(line),
+        ...hooks,
+      }),
+    )
+    url = viewer.url
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
     // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
-    ;({ browser, page, outside } = await openLoopbackPage({ origin: url }))
+    const opened = await openLoopbackPage({ origin: url })
+    browser = opened.browser
+    page = opened.page
+    outside = opened.outside
   })
 
   afterAll(async () => {
     await browser?.close()
-    stop?.()
-    expect(await finished).toBe(0)
+    if (viewer) expect(await viewer.stop()).toBe(0)
   })
 
   it('loads, opens an aggregate, and highlights other states as the scrubber moves', async () => {
