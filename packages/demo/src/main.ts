@@ -25,9 +25,14 @@ function integer(value: string | undefined, flag: string): number | undefined {
   return n
 }
 
+// `pnpm demo -- --reset` (the npm habit) hands the script a leading `--`; the flags after it are meant all the same.
+const argv = process.argv.slice(2)
+if (argv[0] === '--') argv.shift()
+
 let values: ReturnType<typeof parse>['values']
 function parse() {
   return parseArgs({
+    args: argv,
     options: {
       db: { type: 'string', default: 'statesource-demo.db' },
       orders: { type: 'string' },

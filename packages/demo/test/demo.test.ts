@@ -240,6 +240,19 @@ describe('pnpm demo', () => {
     )
   })
 
+  it('takes its flags after the `--` that `pnpm demo -- --help` passes on', async () => {
+    const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', main, '--', '--help'],
+      {
+        cwd: packageDir,
+      },
+    )
+    expect(stdout).toMatch(/^Usage: pnpm demo \[--db <path>\]/)
+    expect(stdout).toContain('--reset                delete the database first and start over')
+  })
+
   it('explains a bad flag and exits with status 2', async () => {
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url))
     const failure = await promisify(execFile)(
