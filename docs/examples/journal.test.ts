@@ -18,7 +18,7 @@ import { appendRequest, newEvent } from '@statesource/core/testing'
 it('keeps the tags of an event', async () => {
   const journal = new ArrayJournal()
   const [outcome] = await journal.append([
-    appendRequest('account|a', 0, [newEvent('deposited', { amount: 5 }, ['money'])]),
+    appendRequest('account|a', [newEvent('deposited', { amount: 5 }, { tags: ['money'] })]),
   ])
   expect(outcome?.ok && outcome.envelopes[0]?.tags).toEqual(['money'])
 })

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { EmmettRunOptions } from './cases/emmett-case.ts'
 import type { JournalAppendResult } from './cases/journal-case.ts'
 import type { MemoryResult } from './cases/memory-case.ts'
-import type { RawAppendResult } from './cases/raw-case.ts'
+import { RAW_BATCH, type RawAppendResult } from './cases/raw-case.ts'
 import type { ReadSideResult } from './cases/read-side-case.ts'
 import type { RecoveryResult } from './cases/recovery-case.ts'
 import type { StatesourceRunResult } from './cases/statesource-case.ts'
@@ -17,9 +17,6 @@ import { SYNCHRONOUS } from './sqlite-settings.ts'
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CHILD = path.join(PACKAGE_DIR, 'src', 'child.ts')
 
-/** Rows per transaction of the raw baseline: the storage limit the issues compare against. */
-export const RAW_BATCH = 1000
-
 /** The sizes of one run. `pnpm bench` uses {@link FULL_SIZES}; `--quick` (and the smoke test) {@link QUICK_SIZES}. */
 export interface BenchSizes {
   /** Commands of the comparison workload, round-robin over `streams` carts. */
@@ -29,7 +26,7 @@ export interface BenchSizes {
   readonly inFlight: number
   /**
    * Concurrent appends in the journal-vs-raw case: as many as raw puts in one transaction, so both sides
-   * commit the same number of rows per transaction (raw: 1000).
+   * commit the same number of rows per transaction (raw: {@link RAW_BATCH}).
    */
   readonly journalInFlight: number
   /** Runs of the statesource and raw cases (interleaved; the median is reported). Emmett runs once. */

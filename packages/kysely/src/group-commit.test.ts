@@ -31,7 +31,7 @@ describe('group commit on the application connection (inline writer)', () => {
     const sqlite = await open()
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        sqlite.journal.append([appendRequest(`s-${i}`, 0, [newEvent('created')])]),
+        sqlite.journal.append([appendRequest(`s-${i}`, [newEvent('created')])]),
       ),
     )
     expect(results.every(([outcome]) => outcome?.ok)).toBe(true)
@@ -44,7 +44,7 @@ describe('group commit on the application connection (inline writer)', () => {
   it('flushes at once when maxBatchEvents events are queued', async () => {
     const sqlite = await open(newFile(), { maxBatchEvents: 10 })
     const pending = Array.from({ length: 25 }, (_, i) =>
-      sqlite.journal.append([appendRequest(`m-${i}`, 0, [newEvent('x')])]),
+      sqlite.journal.append([appendRequest(`m-${i}`, [newEvent('x')])]),
     )
     // Two batches of 10 were written synchronously, inside the append calls.
     expect(sqlite.journal.stats.transactions).toBe(2)
@@ -63,7 +63,7 @@ describe('group commit on the writer thread', () => {
     const results: Promise<AppendOutcome[]>[] = []
     for (let turn = 0; turn < 10; turn++) {
       for (let i = 0; i < 10; i++) {
-        results.push(sqlite.journal.append([appendRequest(`s-${turn * 10 + i}`, 0, [newEvent('created')])]))
+        results.push(sqlite.journal.append([appendRequest(`s-${turn * 10 + i}`, [newEvent('created')])]))
       }
       await new Promise((resolve) => setImmediate(resolve)) // one batch per turn
     }
@@ -86,13 +86,13 @@ describe('group commit on the writer thread', () => {
     ['inline', 'an in-memory database', 'blocks the event loop'],
   ] as const)('writes on the %s writer for %s: a large transaction %s', async (writer, _, __) => {
     const sqlite = await openWith(writer === 'thread' ? newFile() : ':memory:')
-    await sqlite.journal.append([appendRequest('warm', 0, [newEvent('x')])])
+    await sqlite.journal.append([appendRequest('warm', [newEvent('x')])])
     let ticks = 0
     const ticker = setInterval(() => ticks++, 1)
     try {
       // 20,000 events reach maxBatchEvents, so the batch is handed over inside the call.
       const events = Array.from({ length: 20_000 }, (_, i) => newEvent('bulk', { i, pad: 'x'.repeat(200) }))
-      const pending = sqlite.journal.append([appendRequest('bulk', 0, events)])
+      const pending = sqlite.journal.append([appendRequest('bulk', events)])
       const ticksBefore = ticks
       const [outcome] = await pending
       expect(outcome?.ok).toBe(true)
@@ -111,13 +111,13 @@ describe('group commit on the writer thread', () => {
       CREATE TEMP TRIGGER spy AFTER INSERT ON statesource_journal BEGIN INSERT INTO seen VALUES (NEW.persistence_id); END`)
     const seen = () => (sqlite.db!.prepare('SELECT pid FROM seen').pluck().all() as string[]).sort()
     await Promise.all([
-      sqlite.journal.append([appendRequest('lone-1', 0, [newEvent('x')])]),
-      sqlite.journal.append([appendRequest('lone-2', 0, [newEvent('x')])]),
+      sqlite.journal.append([appendRequest('lone-1', [newEvent('x')])]),
+      sqlite.journal.append([appendRequest('lone-2', [newEvent('x')])]),
     ])
     expect(seen()).toEqual(['lone-1', 'lone-2'])
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        sqlite.journal.append([appendRequest(`burst-${i}`, 0, [newEvent('x')])]),
+        sqlite.journal.append([appendRequest(`burst-${i}`, [newEvent('x')])]),
       ),
     )
     expect(seen()).toEqual(['lone-1', 'lone-2'])
@@ -141,7 +141,7 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
       Array.from({ length: 50 }, async (_, worker) => {
         for (let seq = 0; seq < 20; seq++) {
           const [outcome] = await sqlite.journal.append([
-            appendRequest(`w-${worker}`, seq, [newEvent('counted', { seq })]),
+            appendRequest(`w-${worker}`, [newEvent('counted', { seq })], { expectedSeqNr: seq }),
           ])
           if (!outcome?.ok) throw outcome?.error
         }
@@ -159,14 +159,14 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
 
   it('fails only the conflicting request of a batch, across calls and within one', async () => {
     const sqlite = await open()
-    await sqlite.journal.append([appendRequest('taken', 0, [newEvent('x')])])
+    await sqlite.journal.append([appendRequest('taken', [newEvent('x')])])
     const [first, second, third] = await Promise.all([
-      sqlite.journal.append([appendRequest('a', 0, [newEvent('x')])]),
+      sqlite.journal.append([appendRequest('a', [newEvent('x')])]),
       sqlite.journal.append([
-        appendRequest('taken', 0, [newEvent('x')]),
-        appendRequest('b', 0, [newEvent('x'), newEvent('y')]),
+        appendRequest('taken', [newEvent('x')]),
+        appendRequest('b', [newEvent('x'), newEvent('y')]),
       ]),
-      sqlite.journal.append([appendRequest('a', 0, [newEvent('x')])]),
+      sqlite.journal.append([appendRequest('a', [newEvent('x')])]),
     ])
     expect(sqlite.journal.stats.transactions).toBe(2)
     expect(first?.map((o) => o.ok)).toEqual([true])
@@ -188,9 +188,9 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
   it('chains requests to one stream inside one call', async () => {
     const sqlite = await open()
     const outcomes = await sqlite.journal.append([
-      appendRequest('chain', 0, [newEvent('a')]),
-      appendRequest('chain', 1, [newEvent('b'), newEvent('c')]),
-      appendRequest('chain', 1, [newEvent('stale')]),
+      appendRequest('chain', [newEvent('a')]),
+      appendRequest('chain', [newEvent('b'), newEvent('c')], { expectedSeqNr: 1 }),
+      appendRequest('chain', [newEvent('stale')], { expectedSeqNr: 1 }),
     ])
     expect(outcomes.map((o) => o.ok)).toEqual([true, true, false])
     expect((await sqlite.journal.replay('chain')).map((e) => e.type)).toEqual(['a', 'b', 'c'])
@@ -201,13 +201,13 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     const [good, bad] = await Promise.all([
-      sqlite.journal.append([appendRequest('good', 0, [newEvent('ok', { when: new Date(0), n: 1 })])]),
+      sqlite.journal.append([appendRequest('good', [newEvent('ok', { when: new Date(0), n: 1 })])]),
       sqlite.journal.append([
-        appendRequest('big', 0, [newEvent('big', { n: 10n })]),
-        appendRequest('cycle', 0, [newEvent('cycle', { nested: [cyclic] })]),
-        appendRequest('nan', 0, [newEvent('nan', { n: Number.NaN })]),
-        appendRequest('meta', 0, [newEvent('meta', {}, [], { metadata: { f: () => 1 } })]),
-        appendRequest('fine', 0, [newEvent('fine', { list: [1, 'two', null, { deep: true }] })]),
+        appendRequest('big', [newEvent('big', { n: 10n })]),
+        appendRequest('cycle', [newEvent('cycle', { nested: [cyclic] })]),
+        appendRequest('nan', [newEvent('nan', { n: Number.NaN })]),
+        appendRequest('meta', [newEvent('meta', {}, { metadata: { f: () => 1 } })]),
+        appendRequest('fine', [newEvent('fine', { list: [1, 'two', null, { deep: true }] })]),
       ]),
     ])
     expect(good?.[0]?.ok).toBe(true)
@@ -233,9 +233,9 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     sqlite.db!.exec(`CREATE TRIGGER boom BEFORE INSERT ON statesource_journal WHEN NEW.event_type = 'boom'
       BEGIN SELECT RAISE(ABORT, 'disk I/O error (simulated)'); END`)
     const calls = [
-      sqlite.journal.append([appendRequest('before', 0, [newEvent('x')])]),
-      sqlite.journal.append([appendRequest('boom', 0, [newEvent('boom')])]),
-      sqlite.journal.append([appendRequest('after', 0, [newEvent('x', {}, ['t'])])]),
+      sqlite.journal.append([appendRequest('before', [newEvent('x')])]),
+      sqlite.journal.append([appendRequest('boom', [newEvent('boom')])]),
+      sqlite.journal.append([appendRequest('after', [newEvent('x', {}, { tags: ['t'] })])]),
     ]
     for (const call of calls) {
       await expect(call).rejects.toMatchObject({ name: 'JournalError', code: 'JOURNAL_FAILURE' })
@@ -248,17 +248,17 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     for (const id of ['before', 'boom', 'after']) expect(await sqlite.journal.highestSeqNr(id)).toBe(0)
     // The writer keeps working afterwards, and the rolled-back heads were forgotten.
     sqlite.db!.exec('DROP TRIGGER boom')
-    const [retry] = await sqlite.journal.append([appendRequest('before', 0, [newEvent('x')])])
+    const [retry] = await sqlite.journal.append([appendRequest('before', [newEvent('x')])])
     expect(retry?.ok).toBe(true)
   })
 
   it('rejects invalid requests with INVALID_INPUT and keeps the others', async () => {
     const sqlite = await open()
     const outcomes = await sqlite.journal.append([
-      appendRequest('', 0, [newEvent('x')]),
-      appendRequest('neg', -1, [newEvent('x')]),
-      appendRequest('tag', 0, [newEvent('x', {}, [42 as unknown as string])]),
-      appendRequest('ok', 0, [newEvent('x')]),
+      appendRequest('', [newEvent('x')]),
+      appendRequest('neg', [newEvent('x')], { expectedSeqNr: -1 }),
+      appendRequest('tag', [newEvent('x', {}, { tags: [42 as unknown as string] })]),
+      appendRequest('ok', [newEvent('x')]),
     ])
     expect(outcomes.map((o) => (o.ok ? 'ok' : (o.error as { code?: string }).code))).toEqual([
       'INVALID_INPUT',
@@ -279,7 +279,7 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     ]
     for (const id of hostile) {
       const [outcome] = await sqlite.journal.append([
-        appendRequest(id, 0, [newEvent(id, { id }, [id, id, `${id}-2`])]),
+        appendRequest(id, [newEvent(id, { id }, { tags: [id, id, `${id}-2`] })]),
       ])
       expect(outcome?.ok).toBe(true)
     }
@@ -307,7 +307,7 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     const commits = firstValueFrom(sqlite.journal.commits.pipe(take(1)))
     await new Promise((resolve) => setTimeout(resolve, 10))
     const [outcome] = await sqlite.journal.append([
-      appendRequest('h', 0, [newEvent('x', {}, ['hot']), newEvent('y', {}, ['hot'])]),
+      appendRequest('h', [newEvent('x', {}, { tags: ['hot'] }), newEvent('y', {}, { tags: ['hot'] })]),
     ])
     expect((await seen).map((e) => e.type)).toEqual(['x', 'y'])
     const ordering = outcome?.ok ? outcome.envelopes[1]?.ordering : undefined
@@ -330,7 +330,7 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
       throw new Error('rolled back on purpose')
     })
     await new Promise((resolve) => setTimeout(resolve, 5))
-    const append = sqlite.journal.append([appendRequest('w', 0, [newEvent('x')])])
+    const append = sqlite.journal.append([appendRequest('w', [newEvent('x')])])
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(sqlite.journal.stats.transactions).toBe(0)
     release()
@@ -342,10 +342,12 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
 
   it('commits queued appends on close and rejects appends after it', async () => {
     const sqlite = await openSqlite(newFile(), { writer })
-    const pending = sqlite.journal.append([appendRequest('c', 0, [newEvent('x')])])
+    const pending = sqlite.journal.append([appendRequest('c', [newEvent('x')])])
     await sqlite.close()
     expect((await pending)[0]?.ok).toBe(true)
-    await expect(sqlite.journal.append([appendRequest('c', 1, [newEvent('x')])])).rejects.toMatchObject({
+    await expect(
+      sqlite.journal.append([appendRequest('c', [newEvent('x')], { expectedSeqNr: 1 })]),
+    ).rejects.toMatchObject({
       code: 'JOURNAL_FAILURE',
     })
   })
@@ -353,9 +355,9 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
   it('refuses appends made while closing and commits none of them', async () => {
     const file = newFile()
     const sqlite = await openSqlite(file, { writer })
-    const queued = sqlite.journal.append([appendRequest('q', 0, [newEvent('x')])])
+    const queued = sqlite.journal.append([appendRequest('q', [newEvent('x')])])
     const closing = sqlite.close()
-    const late = sqlite.journal.append([appendRequest('late', 0, [newEvent('x')])])
+    const late = sqlite.journal.append([appendRequest('late', [newEvent('x')])])
     await expect(late).rejects.toMatchObject({ code: 'JOURNAL_FAILURE' })
     await closing
     expect((await queued)[0]?.ok).toBe(true)
@@ -368,13 +370,17 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     const file = newFile()
     const one = await open(file)
     const two = await open(file)
-    expect((await one.journal.append([appendRequest('shared', 0, [newEvent('x')])]))[0]?.ok).toBe(true)
-    expect((await two.journal.append([appendRequest('shared', 1, [newEvent('y')])]))[0]?.ok).toBe(true)
+    expect((await one.journal.append([appendRequest('shared', [newEvent('x')])]))[0]?.ok).toBe(true)
+    expect(
+      (await two.journal.append([appendRequest('shared', [newEvent('y')], { expectedSeqNr: 1 })]))[0]?.ok,
+    ).toBe(true)
     // `one` cached head 1 for "shared"; the other connection's commit must invalidate it.
-    const [stale] = await one.journal.append([appendRequest('shared', 1, [newEvent('z')])])
+    const [stale] = await one.journal.append([appendRequest('shared', [newEvent('z')], { expectedSeqNr: 1 })])
     expect(stale?.ok).toBe(false)
     expect(stale && !stale.ok && stale.error.message).toContain('is at version 2, expected 1')
-    expect((await one.journal.append([appendRequest('shared', 2, [newEvent('z')])]))[0]?.ok).toBe(true)
+    expect(
+      (await one.journal.append([appendRequest('shared', [newEvent('z')], { expectedSeqNr: 2 })]))[0]?.ok,
+    ).toBe(true)
     expect((await two.journal.replay('shared')).map((e) => e.type)).toEqual(['x', 'y', 'z'])
   })
 })
@@ -385,14 +391,14 @@ describe('group commit through fromKysely', () => {
     const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database }) })
     const sqlite = await fromKysely(kysely, { busyTimeoutMs: 1000 })
     try {
-      await sqlite.journal.append([appendRequest('taken', 0, [newEvent('x', {}, ['k'])])])
+      await sqlite.journal.append([appendRequest('taken', [newEvent('x', {}, { tags: ['k'] })])])
       const results = await Promise.all([
         ...Array.from({ length: 100 }, (_, i) =>
           sqlite.journal.append([
-            appendRequest(`k-${i}`, 0, [newEvent('x', { i }, ['k', 'k']), newEvent('y')]),
+            appendRequest(`k-${i}`, [newEvent('x', { i }, { tags: ['k', 'k'] }), newEvent('y')]),
           ]),
         ),
-        sqlite.journal.append([appendRequest('taken', 0, [newEvent('x')])]),
+        sqlite.journal.append([appendRequest('taken', [newEvent('x')])]),
       ])
       expect(results.slice(0, 100).every(([o]) => o?.ok)).toBe(true)
       expect(results[100]?.[0]?.ok).toBe(false)
@@ -417,8 +423,8 @@ describe('group commit through fromKysely', () => {
     const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database }) })
     const sqlite = await fromKysely(kysely)
     try {
-      const events = Array.from({ length: 9000 }, (_, i) => newEvent('bulk', { i }, ['bulk']))
-      const [outcome] = await sqlite.journal.append([appendRequest('bulk', 0, events)])
+      const events = Array.from({ length: 9000 }, (_, i) => newEvent('bulk', { i }, { tags: ['bulk'] }))
+      const [outcome] = await sqlite.journal.append([appendRequest('bulk', events)])
       expect(outcome?.ok).toBe(true)
       expect(await sqlite.journal.highestSeqNr('bulk')).toBe(9000)
       const tagged = await lastValueFrom(sqlite.readJournal().currentEventsByTag('bulk').pipe(toArray()))

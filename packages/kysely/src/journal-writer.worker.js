@@ -33,8 +33,8 @@ import { createAppendTransaction } from './append-transaction.js'
  * @property {import('better-sqlite3').Statement} rollback
  */
 
-if (!parentPort) throw new Error('journal-writer.worker.js runs as a worker thread of @statesource/kysely.')
 const port = parentPort
+if (!port) throw new Error('journal-writer.worker.js runs as a worker thread of @statesource/kysely.')
 const { file, pragmas, sql, maxBatchEvents } = /** @type {WriterData} */ (workerData)
 
 /** @type {Writer | undefined} */
@@ -76,24 +76,13 @@ function commitTogether(/** @type {AppendMessage[]} */ messages) {
 
 function close() {
   writer?.db.close()
-  port.close()
+  port?.close()
 }
 
 // Group commit, second stage: whatever batches arrived while the previous transaction was being written go
 // into the next one together, so the thread never waits for the application to send more.
 port.on('message', (/** @type {AppendMessage | 'close'} */ first) => {
-  /** @type {AppendMessage | 'close' | undefined} */
-  let next = first
-  // Batches that arrived during a transaction are taken at once, without a turn of the event loop.
-  while (next !== undefined) {
-    if (next === 'close') return close()
-    if (!transact(next)) return close()
-    next = receiveMessageOnPort(port)?.message
-  }
-})
-
-/** One transaction: `first` and the batches waiting behind it. False when a `close` came in behind them. */
-function transact(/** @type {AppendMessage} */ first) {
+  if (first === 'close') return close()
   const messages = [first]
   let events = first.events
   let closing = false
@@ -119,5 +108,5 @@ function transact(/** @type {AppendMessage} */ first) {
       error: { message: String(text ?? error), code: typeof code === 'string' ? code : undefined },
     })
   }
-  return !closing
-}
+  if (closing) close()
+})

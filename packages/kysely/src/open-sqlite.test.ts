@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { isStatesourceError } from '@statesource/core'
+import { appendRequest, newEvent } from '@statesource/core/testing'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -57,13 +58,7 @@ describe('openSqlite', () => {
   it('creates the schema once, under its own migration tables, and reopens the same data', async () => {
     const file = newFile()
     const first = await openSqlite(file)
-    await first.journal.append([
-      {
-        persistenceId: 'p',
-        expectedSeqNr: 0,
-        events: [{ type: 'x', version: 1, payload: { a: 1 }, tags: [], metadata: {} }],
-      },
-    ])
+    await first.journal.append([appendRequest('p', [newEvent('x', { a: 1 })])])
     await first.close()
     const second = await openSqlite(file)
     expect(await second.journal.replay('p')).toMatchObject([{ seqNr: 1, payload: { a: 1 } }])
@@ -145,13 +140,7 @@ describe('openSqlite', () => {
   it('migrates safely when two connections open a new file at the same time', async () => {
     const file = newFile()
     const [a, b] = await Promise.all([openSqlite(file), openSqlite(file)])
-    await a.journal.append([
-      {
-        persistenceId: 'p',
-        expectedSeqNr: 0,
-        events: [{ type: 'x', version: 1, payload: {}, tags: [], metadata: {} }],
-      },
-    ])
+    await a.journal.append([appendRequest('p', [newEvent('x')])])
     expect(await b.journal.highestSeqNr('p')).toBe(1)
     await a.close()
     await b.close()

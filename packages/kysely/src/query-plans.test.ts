@@ -1,3 +1,4 @@
+import { appendRequest, newEvent } from '@statesource/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SQL } from './journal-sql.ts'
 import { type StatesourceSqlite, openSqlite } from './open-sqlite.ts'
@@ -7,11 +8,7 @@ beforeAll(async () => {
   sqlite = await openSqlite(':memory:')
   for (let i = 0; i < 20; i++) {
     await sqlite.journal.append([
-      {
-        persistenceId: `p-${i}`,
-        expectedSeqNr: 0,
-        events: [{ type: 'x', version: 1, payload: { i }, tags: ['t', `t-${i % 3}`], metadata: {} }],
-      },
+      appendRequest(`p-${i}`, [newEvent('x', { i }, { tags: ['t', `t-${i % 3}`] })]),
     ])
   }
   sqlite.db!.exec('ANALYZE')

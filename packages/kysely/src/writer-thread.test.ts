@@ -12,7 +12,13 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-writer-thread-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 const batchFor = (persistenceId: string, expectedSeqNr: number) =>
-  encodeBatch([encodeRequest(appendRequest(persistenceId, expectedSeqNr, [newEvent('x', { n: 1 }, ['t'])]))])
+  encodeBatch([
+    encodeRequest(
+      appendRequest(persistenceId, [newEvent('x', { n: 1 }, { tags: ['t'] })], {
+        expectedSeqNr,
+      }),
+    ),
+  ])
 
 describe('JournalWriterThread', () => {
   it('fails the batches of a thread that died with an outcome-unknown JournalError, then starts a new one', async () => {

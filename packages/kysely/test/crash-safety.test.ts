@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { appendRequest, newEvent } from '@statesource/core/testing'
 import { lastValueFrom, toArray } from 'rxjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openSqlite } from '../src/index.ts'
@@ -118,11 +119,7 @@ describe('crash safety on a real file', () => {
       const [first] = byStream.keys()
       const head = await sqlite.journal.highestSeqNr(first!)
       const [outcome] = await sqlite.journal.append([
-        {
-          persistenceId: first!,
-          expectedSeqNr: head,
-          events: [{ type: 'after', version: 1, payload: {}, tags: [], metadata: {} }],
-        },
+        appendRequest(first!, [newEvent('after')], { expectedSeqNr: head }),
       ])
       expect(outcome?.ok).toBe(true)
     } finally {

@@ -1,13 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  CHROMIUM_PATH,
-  chromiumMissing,
-  type LoopbackPage,
-  openLoopbackPage,
-  saveScreenshot,
-} from './browser.ts'
+import { chromiumMissing, type LoopbackPage, openLoopbackPage, saveScreenshot } from './browser.ts'
 
 describe('chromiumMissing', () => {
   it('explains how to install Chromium when the binary is absent, and is silent when it is there', () => {
@@ -20,13 +14,17 @@ describe('chromiumMissing', () => {
 
 describe('openLoopbackPage', () => {
   let server: Server
-  let origin: string
-  let opened: LoopbackPage | undefined
+  let port: number
+  /** Paths the server was asked for. */
+  const served: string[] = []
+  const opened: LoopbackPage[] = []
 
   beforeAll(async () => {
-    // A page that loads one script from loopback and tries two hosts beyond it.
+    // A page that loads a script from its own origin, one from `localhost` (the same server under another
+    // name: it would load if the request went out) and tries two hosts beyond loopback.
     server = createServer((request, response) => {
-      if (request.url === '/local.js') {
+      served.push(request.url ?? '')
+      if (request.url?.endsWith('.js')) {
         response
           .writeHead(200, { 'content-type': 'text/javascript' })
           .end('document.body.dataset.local = "yes"')
@@ -34,30 +32,56 @@ describe('openLoopbackPage', () => {
       }
       response.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><body>
         <script src="/local.js"></script>
+        <script src="http://localhost:${port}/via-localhost.js"></script>
+        <script src="http://127.0.0.1:${otherPort()}/other-port.js"></script>
         <script src="https://cdn.example/lib.js"></script>
         <img src="http://127.0.0.1.example/pixel.png">
       </body>`)
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    port = (server.address() as AddressInfo).port
   })
 
   afterAll(async () => {
-    await opened?.browser.close()
+    for (const { browser } of opened) await browser.close()
     await new Promise((resolve) => server.close(resolve))
   })
 
-  it('serves loopback, aborts and records every other host, and saves a PNG screenshot', async () => {
+  /** A loopback port other than the page's. */
+  const otherPort = () => (port === 65_535 ? port - 1 : port + 1)
+
+  async function load(origin?: string): Promise<LoopbackPage> {
     const missing = chromiumMissing()
     if (missing) throw new Error(missing)
-    opened = await openLoopbackPage({ origin, executablePath: CHROMIUM_PATH })
-    const { page, outside } = opened
-    await page.goto(origin)
-    await page.waitForFunction(() => (globalThis as { document?: any }).document.body.dataset.local === 'yes')
-    await expect
-      .poll(() => [...outside].sort())
-      .toEqual(['http://127.0.0.1.example/pixel.png', 'https://cdn.example/lib.js'])
+    const view = await openLoopbackPage(origin === undefined ? {} : { origin })
+    opened.push(view)
+    await view.page.goto(`http://127.0.0.1:${port}/`)
+    await view.page.waitForFunction(
+      () => (globalThis as { document?: any }).document.body.dataset.local === 'yes',
+    )
+    return view
+  }
+
+  it('aborts and records every request beyond loopback, and saves a PNG screenshot', async () => {
+    const { page, outside } = await load()
+    const beyond = [
+      'http://127.0.0.1.example/pixel.png',
+      `http://localhost:${port}/via-localhost.js`,
+      'https://cdn.example/lib.js',
+    ]
+    await expect.poll(() => [...outside].sort()).toEqual(beyond) // loopback on another port is not beyond
+    // Aborted, not merely recorded: the server never saw the request made under the name `localhost`.
+    expect(served).toContain('/local.js')
+    expect(served).not.toContain('/via-localhost.js')
     const shot = await saveScreenshot(page, 'test-support-loopback.png')
     expect(shot).toMatch(/test-artifacts\/test-support-loopback\.png$/)
+  })
+
+  it('with an origin, also records loopback requests to any other port', async () => {
+    // The page's origin without its trailing slash: a neighbouring port must not pass for it.
+    const { outside } = await load(`http://127.0.0.1:${port}`)
+    await expect.poll(() => outside.length).toBe(4)
+    expect(outside).toContain(`http://127.0.0.1:${otherPort()}/other-port.js`)
+    expect(outside).not.toContain(`http://127.0.0.1:${port}/local.js`)
   })
 })

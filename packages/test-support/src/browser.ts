@@ -31,16 +31,17 @@ export interface LoopbackPage {
   readonly browser: Browser
   readonly page: Page
   /**
-   * Every request the page made outside `origin` (or, without one, outside `http://127.0.0.1`); requests
-   * beyond loopback were also aborted. A self-contained page leaves it empty.
+   * Every request the page (or a popup it opened) made outside `origin`, or, without one, beyond
+   * `http://127.0.0.1`; the ones beyond loopback were also aborted. A self-contained page leaves it empty.
+   * WebSocket connections are neither recorded nor blocked.
    */
   readonly outside: readonly string[]
 }
 
 /**
- * Launches headless Chromium (no sandbox, no GPU, no background traffic) and opens one page on which any
- * request that is not to `http://127.0.0.1` is aborted: a page that needs a CDN or leaks a request shows up
- * in `outside`. Throws {@link chromiumMissing}'s message when Chromium is not installed.
+ * Launches headless Chromium (no sandbox, no GPU, no background traffic) and opens one page whose browser
+ * context aborts every request that is not to `http://127.0.0.1`: a page that needs a CDN or leaks a request
+ * shows up in `outside`. Throws {@link chromiumMissing}'s message when Chromium is not installed.
  *
  * @example
  * ```ts
@@ -75,13 +76,16 @@ export async function openLoopbackPage(
     ],
   })
   try {
-    const page = await browser.newPage({ viewport: options.viewport ?? { width: 1400, height: 1000 } })
+    const context = await browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 1000 } })
     const outside: string[] = []
-    const expected = options.origin ?? 'http://127.0.0.1'
-    page.on('request', (request) => {
-      if (!request.url().startsWith(expected)) outside.push(request.url())
+    // `http://127.0.0.1:4321/`, so that port 43210 does not pass for 4321.
+    const expected = options.origin === undefined ? undefined : `${new URL(options.origin).origin}/`
+    context.on('request', (request) => {
+      const url = request.url()
+      if (expected === undefined ? LEAVES_LOOPBACK.test(url) : !url.startsWith(expected)) outside.push(url)
     })
-    await page.route(LEAVES_LOOPBACK, (route) => route.abort())
+    await context.route(LEAVES_LOOPBACK, (route) => route.abort())
+    const page = await context.newPage()
     return { browser, page, outside }
   } catch (error) {
     await browser.close()

@@ -25,6 +25,14 @@ describe('startServerCommand', () => {
     await expect(startServerCommand(async () => 2)).rejects.toThrow('exit code 2 before it listened')
   })
 
+  it('reports a command that failed after it started listening when it is stopped', async () => {
+    const running = await startServerCommand(async (hooks) => {
+      hooks.onListening('http://127.0.0.1:9/')
+      throw new Error('the database went away')
+    })
+    await expect(running.stop()).rejects.toThrow('the database went away')
+  })
+
   it('rejects with the error when the command throws before listening', async () => {
     await expect(
       startServerCommand(async () => {

@@ -9,7 +9,10 @@ export interface ServerCommandHooks {
 /** A started server command. */
 export interface RunningServerCommand {
   readonly url: string
-  /** Asks the command to shut down; resolves with its exit code. */
+  /**
+   * Asks the command to shut down; resolves with its exit code, or rejects with the error it failed with
+   * (also when it failed on its own after it started listening).
+   */
   stop(): Promise<number>
 }
 

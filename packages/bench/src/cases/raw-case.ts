@@ -3,12 +3,15 @@ import Database from 'better-sqlite3'
 import { WARM_UP, type WorkloadSize, commandAt, decideCart, warmUpCommandAt } from '../cart-workload.ts'
 import { RAW_SCHEMA, type SqliteSynchronous, openRawSqlite } from '../sqlite-settings.ts'
 
+/** Rows per transaction of the raw baseline: the storage limit the issues compare end to end against. */
+export const RAW_BATCH = 1000
+
 /** Options of {@link runRawAppend}. */
 export interface RawAppendOptions extends WorkloadSize {
   /** The SQLite file (created). */
   readonly file: string
   readonly synchronous: SqliteSynchronous
-  /** Rows per transaction. Default 1000. */
+  /** Rows per transaction. Default {@link RAW_BATCH}. */
   readonly batch?: number
 }
 
@@ -56,7 +59,7 @@ function rowAt(i: number, size: WorkloadSize, writerId: string, correlationId: s
  * ```
  */
 export function runRawAppend(options: RawAppendOptions): RawAppendResult {
-  const batch = options.batch ?? 1000
+  const batch = options.batch ?? RAW_BATCH
   const db = openRawSqlite(Database, options.file, options.synchronous)
   try {
     db.exec(RAW_SCHEMA)

@@ -1,36 +1,42 @@
-import type { AppendRequest, NewEvent } from '../persistence/envelope.ts'
+import type { AppendRequest, EventMetadata, NewEvent } from '../persistence/envelope.ts'
 
 /**
- * A new event for `Journal.append` in tests: version 1 and empty metadata unless given.
+ * A new event for `Journal.append` in tests: no tags, version 1 and empty metadata unless given.
  *
  * @example
  * ```ts
- * const deposited = newEvent('deposited', { amount: 5 }, ['account'])
- * const legacy = newEvent('deposited', { cents: '500' }, [], { version: 2 })
+ * const deposited = newEvent('deposited', { amount: 5 }, { tags: ['account'] })
+ * const renamed = newEvent('deposited', { amount: 5 }, { version: 2, metadata: { userId: 'ada' } })
  * ```
  */
 export function newEvent(
   type: string,
   payload: unknown = {},
-  tags: readonly string[] = [],
-  options: { version?: number; metadata?: NewEvent['metadata'] } = {},
+  options: { tags?: readonly string[]; version?: number; metadata?: EventMetadata } = {},
 ): NewEvent {
-  return { type, version: options.version ?? 1, payload, tags, metadata: options.metadata ?? {} }
+  return {
+    type,
+    version: options.version ?? 1,
+    payload,
+    tags: options.tags ?? [],
+    metadata: options.metadata ?? {},
+  }
 }
 
 /**
  * One request of a `Journal.append` call: `events` for `persistenceId`, which must be at `expectedSeqNr`
- * (0 for a new stream).
+ * (default 0: a new stream).
  *
  * @example
  * ```ts
- * const [outcome] = await journal.append([appendRequest('account|a-1', 0, [newEvent('opened')])])
+ * const [opened] = await journal.append([appendRequest('account|a-1', [newEvent('opened')])])
+ * const [next] = await journal.append([appendRequest('account|a-1', [newEvent('closed')], { expectedSeqNr: 1 })])
  * ```
  */
 export function appendRequest(
   persistenceId: string,
-  expectedSeqNr: number,
   events: readonly NewEvent[],
+  options: { expectedSeqNr?: number } = {},
 ): AppendRequest {
-  return { persistenceId, expectedSeqNr, events }
+  return { persistenceId, expectedSeqNr: options.expectedSeqNr ?? 0, events }
 }

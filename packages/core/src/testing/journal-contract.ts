@@ -27,8 +27,7 @@ async function seed(journal: Journal, persistenceId: string, count: number, tags
     journal,
     appendRequest(
       persistenceId,
-      0,
-      Array.from({ length: count }, (_, i) => newEvent('counted', { n: i + 1 }, tags)),
+      Array.from({ length: count }, (_, i) => newEvent('counted', { n: i + 1 }, { tags: tags })),
     ),
   )
 }
@@ -68,7 +67,9 @@ export function describeJournalContract(
       })
 
       it('rejects an append whose expected sequence number is not the current one', async () => {
-        const [outcome] = await subject.journal.append([appendRequest('p-1', 1, [newEvent('counted')])])
+        const [outcome] = await subject.journal.append([
+          appendRequest('p-1', [newEvent('counted')], { expectedSeqNr: 1 }),
+        ])
         expect(outcome?.ok).toBe(false)
         expect(outcome && !outcome.ok && isStatesourceError(outcome.error, 'CONCURRENCY_CONFLICT')).toBe(true)
         expect(await subject.journal.replay('p-1')).toEqual([])
@@ -77,9 +78,9 @@ export function describeJournalContract(
       it('fails only the conflicting request of a multi-stream call', async () => {
         await seed(subject.journal, 'p-2', 1)
         const outcomes = await subject.journal.append([
-          appendRequest('p-1', 0, [newEvent('counted')]),
-          appendRequest('p-2', 0, [newEvent('counted')]),
-          appendRequest('p-3', 0, [newEvent('counted'), newEvent('counted')]),
+          appendRequest('p-1', [newEvent('counted')]),
+          appendRequest('p-2', [newEvent('counted')]),
+          appendRequest('p-3', [newEvent('counted'), newEvent('counted')]),
         ])
         expect(outcomes.map((o) => o.ok)).toEqual([true, false, true])
         expect(await subject.journal.highestSeqNr('p-1')).toBe(1)
@@ -91,10 +92,10 @@ export function describeJournalContract(
         const cyclic: Record<string, unknown> = {}
         cyclic.self = cyclic
         const outcomes = await subject.journal.append([
-          appendRequest('bad-1', 0, [newEvent('ok'), newEvent('big', { n: 10n })]),
-          appendRequest('good', 0, [newEvent('ok')]),
-          appendRequest('bad-2', 0, [newEvent('cycle', cyclic)]),
-          appendRequest('bad-3', 0, [newEvent('fn', { f: () => 1 })]),
+          appendRequest('bad-1', [newEvent('ok'), newEvent('big', { n: 10n })]),
+          appendRequest('good', [newEvent('ok')]),
+          appendRequest('bad-2', [newEvent('cycle', cyclic)]),
+          appendRequest('bad-3', [newEvent('fn', { f: () => 1 })]),
         ])
         expect(outcomes.map((o) => o.ok)).toEqual([false, true, false, false])
         for (const outcome of outcomes) {
@@ -137,7 +138,7 @@ export function describeJournalContract(
       it('stores hostile ids and tags exactly', async () => {
         const id = `'; drop table journal; --"\u{1F600}\u0000x${'é'.repeat(5000)}`
         const tag = `t'ag"; ${'ü'.repeat(5000)}`
-        await appendOk(subject.journal, appendRequest(id, 0, [newEvent('x', {}, [tag])]))
+        await appendOk(subject.journal, appendRequest(id, [newEvent('x', {}, { tags: [tag] })]))
         expect((await subject.journal.replay(id))[0]?.persistenceId).toBe(id)
         const byTag = await lastValueFrom(subject.readJournal.currentEventsByTag(tag).pipe(toArray()))
         expect(byTag.map((e) => e.persistenceId)).toEqual([id])
@@ -177,7 +178,9 @@ export function describeJournalContract(
         expect(await subject.journal.replay('p-1')).toEqual([])
         expect(await subject.journal.highestSeqNr('p-1')).toBe(5)
         await subject.journal.deleteTo('nobody', 3)
-        const [next] = await subject.journal.append([appendRequest('p-1', 5, [newEvent('counted')])])
+        const [next] = await subject.journal.append([
+          appendRequest('p-1', [newEvent('counted')], { expectedSeqNr: 5 }),
+        ])
         expect(next?.ok).toBe(true)
         expect((await subject.journal.replay('p-1')).map((e) => e.seqNr)).toEqual([6])
       })
@@ -186,7 +189,10 @@ export function describeJournalContract(
         await Promise.all(
           ['a', 'b', 'c', 'd'].map(async (id) => {
             for (let i = 0; i < 20; i++)
-              await appendOk(subject.journal, appendRequest(id, i, [newEvent('counted', { i })]))
+              await appendOk(
+                subject.journal,
+                appendRequest(id, [newEvent('counted', { i })], { expectedSeqNr: i }),
+              )
           }),
         )
         for (const id of ['a', 'b', 'c', 'd']) {
@@ -199,11 +205,11 @@ export function describeJournalContract(
 
     describe('global ordering', () => {
       it('orders all events by a strictly increasing global ordering in commit order', async () => {
-        await appendOk(subject.journal, appendRequest('a', 0, [newEvent('x'), newEvent('x')]))
+        await appendOk(subject.journal, appendRequest('a', [newEvent('x'), newEvent('x')]))
         await appendOk(
           subject.journal,
-          appendRequest('b', 0, [newEvent('x')]),
-          appendRequest('a', 2, [newEvent('x')]),
+          appendRequest('b', [newEvent('x')]),
+          appendRequest('a', [newEvent('x')], { expectedSeqNr: 2 }),
         )
         const all = await lastValueFrom(subject.readJournal.currentAllEvents().pipe(toArray()))
         expect(all.map((e) => `${e.persistenceId}:${e.seqNr}`)).toEqual(['a:1', 'a:2', 'b:1', 'a:3'])
@@ -245,8 +251,8 @@ export function describeJournalContract(
       it('reads events by tag across streams, from a global offset', async () => {
         await appendOk(
           subject.journal,
-          appendRequest('a', 0, [newEvent('x', {}, ['red']), newEvent('x', {}, ['blue'])]),
-          appendRequest('b', 0, [newEvent('x', {}, ['red'])]),
+          appendRequest('a', [newEvent('x', {}, { tags: ['red'] }), newEvent('x', {}, { tags: ['blue'] })]),
+          appendRequest('b', [newEvent('x', {}, { tags: ['red'] })]),
         )
         const tagged = (tag: string, after?: number) =>
           lastValueFrom(subject.readJournal.currentEventsByTag(tag, after).pipe(toArray()))
@@ -260,7 +266,7 @@ export function describeJournalContract(
       it('lists each persistence id once', async () => {
         await seed(subject.journal, 'a', 2)
         await seed(subject.journal, 'b', 1)
-        await appendOk(subject.journal, appendRequest('a', 2, [newEvent('x')]))
+        await appendOk(subject.journal, appendRequest('a', [newEvent('x')], { expectedSeqNr: 2 }))
         const ids = await lastValueFrom(subject.readJournal.currentPersistenceIds().pipe(toArray()))
         expect(ids).toEqual(['a', 'b'])
       })
@@ -271,7 +277,10 @@ export function describeJournalContract(
         const ids = firstValueFrom(subject.readJournal.persistenceIds().pipe(take(2), toArray()))
         const all = firstValueFrom(subject.readJournal.allEvents().pipe(take(3), toArray()))
         await new Promise((r) => setTimeout(r, 20))
-        await appendOk(subject.journal, appendRequest('a', 1, [newEvent('x', {}, ['live'])]))
+        await appendOk(
+          subject.journal,
+          appendRequest('a', [newEvent('x', {}, { tags: ['live'] })], { expectedSeqNr: 1 }),
+        )
         await seed(subject.journal, 'b', 1, ['live'])
         expect((await seen).map((e) => `${e.persistenceId}:${e.seqNr}`)).toEqual(['a:1', 'a:2', 'b:1'])
         expect(await ids).toEqual(['a', 'b'])
