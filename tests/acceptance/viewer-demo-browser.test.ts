@@ -36,9 +36,7 @@ function stateIdsOf(root: string, value: unknown): string[] {
 }
 
 describe('lifecycle viewer in Chromium on a database written by the demo', () => {
-  let browser: LoopbackPage['browser'] | undefined
-  let page: LoopbackPage['page']
-  let outside: LoopbackPage['outside']
+  let view: LoopbackPage | undefined
   let viewer: RunningServerCommand | undefined
   let url: string
   let pid = ''
@@ -94,14 +92,11 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
     // A missing browser fails the test itself (below), so CI counts it as a failure rather than a skip.
     if (chromiumMissing()) return
     // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
-    const opened = await openLoopbackPage({ origin: url })
-    browser = opened.browser
-    page = opened.page
-    outside = opened.outside
+    view = await openLoopbackPage({ origin: url })
   })
 
   afterAll(async () => {
-    await browser?.close()
+    await view?.browser.close()
     if (viewer) expect(await viewer.stop()).toBe(0)
     rmSync(dir, { recursive: true, force: true })
   })
@@ -109,6 +104,7 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
   it('lists the three aggregate types, opens an order and highlights its replayed state as the scrubber moves', async () => {
     const missing = chromiumMissing()
     if (missing) throw new Error(missing)
+    const { page, outside } = view!
     await page.goto(url)
     await page.waitForSelector('body[data-loaded="true"]')
     const types = await page

@@ -37,9 +37,7 @@ async function writeDemoDatabase(file: string): Promise<void> {
 }
 
 describe('lifecycle viewer in Chromium', () => {
-  let browser: LoopbackPage['browser'] | undefined
-  let page: LoopbackPage['page']
-  let outside: LoopbackPage['outside']
+  let view: LoopbackPage | undefined
   let viewer: RunningServerCommand | undefined
   let url: string
 
@@ -58,18 +56,16 @@ describe('lifecycle viewer in Chromium', () => {
     url = viewer.url
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
     // No network but loopback, and nothing but the viewer: any other request would mean a CDN or a leak.
-    const opened = await openLoopbackPage({ origin: url })
-    browser = opened.browser
-    page = opened.page
-    outside = opened.outside
+    view = await openLoopbackPage({ origin: url })
   })
 
   afterAll(async () => {
-    await browser?.close()
+    await view?.browser.close()
     if (viewer) expect(await viewer.stop()).toBe(0)
   })
 
   it('loads, opens an aggregate, and highlights other states as the scrubber moves', async () => {
+    const { page, outside } = view!
     await page.goto(url)
     await page.waitForSelector('body[data-loaded="true"]')
     expect(await page.locator('#streams li').count()).toBe(12)

@@ -27,7 +27,7 @@ async function seed(journal: Journal, persistenceId: string, count: number, tags
     journal,
     appendRequest(
       persistenceId,
-      Array.from({ length: count }, (_, i) => newEvent('counted', { n: i + 1 }, { tags: tags })),
+      Array.from({ length: count }, (_, i) => newEvent('counted', { n: i + 1 }, { tags })),
     ),
   )
 }
