@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import * as core from '@statesource/core'
 import * as testing from '@statesource/core/testing'
 import * as inspect from '@statesource/inspect'
-import * as kysely from '@statesource/kysely'
+import * as sqlite from '@statesource/sqlite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -18,7 +18,7 @@ const stale = 'docs/reference is out of date with the TSDoc in the source: run `
 const entryPoints = [
   { name: '@statesource/core', index: 'core/src/index.ts', module: core as object },
   { name: '@statesource/core/testing', index: 'core/src/testing/index.ts', module: testing as object },
-  { name: '@statesource/kysely', index: 'kysely/src/index.ts', module: kysely as object },
+  { name: '@statesource/sqlite', index: 'sqlite/src/index.ts', module: sqlite as object },
   { name: '@statesource/inspect', index: 'inspect/src/index.ts', module: inspect as object },
 ]
 

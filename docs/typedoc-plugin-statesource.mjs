@@ -14,7 +14,7 @@ const MODULES = {
     summary:
       'Test helpers: given/when/then specs for aggregates and the contract suite every journal must pass.',
   },
-  'kysely/src': { name: '@statesource/kysely', summary: description('kysely') },
+  'sqlite/src': { name: '@statesource/sqlite', summary: description('sqlite') },
   'inspect/src': { name: '@statesource/inspect', summary: description('inspect') },
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { AuditLog, CqrsPattern, createInMemoryJournal, ReaderFilter } from '@statesource/core'
 import { order } from './aggregates.ts'
 // #region durable
-import { createSqliteProjection, openSqlite, type StatesourceSqlite } from '@statesource/kysely'
+import { createSqliteProjection, openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
 
 /** An audit trail in the journal's own SQLite file, written in the same transaction as its offset. */
 export function auditTrail(sqlite: StatesourceSqlite) {

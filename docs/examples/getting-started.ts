@@ -1,6 +1,6 @@
 // #region app
 import { CqrsPattern, defineAggregate, defineReader, ReaderFilter, reject } from '@statesource/core'
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 import { assign, setup } from 'xstate'
 
 // The lifecycle of a to-do item, as a statechart over domain events.

@@ -1,5 +1,5 @@
 import { createInMemoryJournal, manifestOf, type NewEvent } from '@statesource/core'
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs'
 // #region custom-journal
 import {

@@ -5,7 +5,7 @@ import {
   scheduleCommand,
   silentLogger,
 } from '@statesource/core'
-import { createSqliteScheduleStore, openSqlite } from '@statesource/kysely'
+import { createSqliteScheduleStore, openSqlite } from '@statesource/sqlite'
 import { order } from './aggregates.ts'
 
 export async function main(log: (line: string) => void = console.log, file = ':memory:') {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { EventEnvelope } from '@statesource/core'
 // #region open
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 
 export async function openDatabase(file: string) {
   const sqlite = await openSqlite(file, { synchronous: 'FULL', busyTimeoutMs: 5_000 })

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { openSqlite, type StatesourceSqlite } from '@statesource/kysely'
+import { openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { counter, counterTopology } from './fixtures/read-side-projection.ts'
 

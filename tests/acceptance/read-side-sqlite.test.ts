@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { AuditLog, CqrsPattern, defineReader, ReaderFilter, silentLogger } from '@statesource/core'
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { counter } from './fixtures/read-side-projection.ts'
 

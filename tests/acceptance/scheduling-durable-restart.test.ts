@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createSqliteScheduleStore, openSqlite } from '@statesource/kysely'
+import { createSqliteScheduleStore, openSqlite } from '@statesource/sqlite'
 import { afterAll, expect, it } from 'vitest'
 
 const root = path.resolve(import.meta.dirname, '../..')

@@ -8,7 +8,7 @@ import {
   type ScheduleStore,
   silentLogger,
 } from '@statesource/core'
-import { createSqliteScheduleStore, openSqlite } from '@statesource/kysely'
+import { createSqliteScheduleStore, openSqlite } from '@statesource/sqlite'
 import { assign, setup } from 'xstate'
 
 const [file, mode] = process.argv.slice(2)

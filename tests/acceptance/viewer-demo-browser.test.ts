@@ -6,7 +6,7 @@ import { type EventEnvelope, foldEvents } from '@statesource/core'
 import { runDemo } from '@statesource/demo'
 import { order } from '@statesource/demo/aggregates'
 import { runCli } from '@statesource/inspect'
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 import {
   chromiumMissing,
   type LoopbackPage,

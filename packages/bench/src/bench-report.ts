@@ -136,7 +136,7 @@ export function toResults(run: BenchRun): BenchResults {
     catchup_source: run.readSide.source,
     live_lag_p50_ms: lagFromReadSide ? run.readSide.liveLagP50Ms! : run.journal.live_lag_p50_ms,
     live_lag_p99_ms: lagFromReadSide ? run.readSide.liveLagP99Ms! : run.journal.live_lag_p99_ms,
-    live_lag_source: lagFromReadSide ? 'core/bench/read-side-bench.ts' : 'kysely/bench/journal-bench.ts',
+    live_lag_source: lagFromReadSide ? 'core/bench/read-side-bench.ts' : 'sqlite/bench/journal-bench.ts',
   }
 }
 
@@ -192,7 +192,7 @@ export function formatTable(r: BenchResults): string {
       '—',
     ],
     [
-      `Journal append rows/s, group commit, ${r.journal_in_flight} concurrent appends (raw: ${r.raw_batch} rows per transaction) (packages/kysely/bench)`,
+      `Journal append rows/s, group commit, ${r.journal_in_flight} concurrent appends (raw: ${r.raw_batch} rows per transaction) (packages/sqlite/bench)`,
       int(r.journal_rows_per_s),
       `raw: ${int(r.journal_raw_rows_per_s)}`,
       num(r.journal_append_vs_raw, 2),

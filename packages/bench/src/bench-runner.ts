@@ -196,7 +196,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
     statesourceSequential.push(await statesource(1))
     if (round === Math.min(1, sizes.rounds - 1)) emmettSequential = await emmett(1)
   }
-  const journal = await timed('journal append vs raw (packages/kysely/bench)', () =>
+  const journal = await timed('journal append vs raw (packages/sqlite/bench)', () =>
     runCase<JournalAppendResult>('journal', {
       ...workload,
       events: sizes.commands,

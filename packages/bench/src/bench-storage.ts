@@ -1,4 +1,4 @@
-import { type StatesourceSqlite, openSqlite } from '@statesource/kysely'
+import { type StatesourceSqlite, openSqlite } from '@statesource/sqlite'
 import type { SqliteSynchronous } from './sqlite-settings.ts'
 
 /** statesource's SQLite storage for one benchmark process, plus a count query for checking runs. */
@@ -10,7 +10,7 @@ export interface BenchStorage {
 }
 
 /**
- * Opens statesource's storage for one benchmark: `@statesource/kysely`'s journal, snapshot store and read
+ * Opens statesource's storage for one benchmark: `@statesource/sqlite`'s journal, snapshot store and read
  * journal on one SQLite file, in WAL mode with the given `synchronous`.
  *
  * @example

@@ -16,7 +16,7 @@ import {
   silentLogger,
   StatesourceError,
 } from '@statesource/core'
-import { createSqliteScheduleStore, openSqlite, type StatesourceSqlite } from '@statesource/kysely'
+import { createSqliteScheduleStore, openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
 import { type Observable, Subject, scan } from 'rxjs'
 import { type AnyActorRef, createActor, setup, spawnChild } from 'xstate'
 import { order, payment, shipment } from './aggregates.ts'

@@ -1,5 +1,5 @@
 import { type Reader, ReaderFilter, StatesourceError } from '@statesource/core'
-import { createSqliteProjection, type StatesourceSqlite } from '@statesource/kysely'
+import { createSqliteProjection, type StatesourceSqlite } from '@statesource/sqlite'
 import type { OrderEvent, PaymentEvent } from './aggregates.ts'
 
 // The read models live in the same SQLite file as the journal, and each reader commits its rows and its

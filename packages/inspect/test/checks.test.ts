@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { CqrsPattern, defineAggregate } from '@statesource/core'
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 import { describe, expect, it } from 'vitest'
 import { setup } from 'xstate'
 import { auditJournal, checkChart, runCli } from '../src/index.ts'

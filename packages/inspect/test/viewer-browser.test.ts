@@ -1,7 +1,7 @@
 import { copyFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CqrsPattern } from '@statesource/core'
-import { openSqlite, type StatesourceSqlite } from '@statesource/kysely'
+import { openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
 import { type LoopbackPage, openLoopbackPage, saveScreenshot } from '@statesource/test-support/browser'
 import { type RunningServerCommand, startServerCommand } from '@statesource/test-support/server-command'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { createInMemoryJournal } from '@statesource/core'
-import { openSqlite } from '@statesource/kysely'
+import { openSqlite } from '@statesource/sqlite'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startViewer } from '../src/index.ts'
 import { order, tempDir } from './fixtures.ts'

@@ -11,7 +11,7 @@ export interface JournalAppendOptions {
   readonly inFlight: number
 }
 
-/** What `runJournalBench` of `packages/kysely/bench/journal-bench.ts` returns (the part used here). */
+/** What `runJournalBench` of `packages/sqlite/bench/journal-bench.ts` returns (the part used here). */
 export interface JournalAppendResult {
   readonly raw_rows_per_s: number
   readonly journal_rows_per_s: number
@@ -24,13 +24,13 @@ export interface JournalAppendResult {
 
 const KYSELY_BENCH = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  '../../../kysely/bench/journal-bench.ts',
+  '../../../sqlite/bench/journal-bench.ts',
 )
 
 /**
  * Journal append through group commit against raw better-sqlite3 batched inserts of the same rows, and the
- * live-read lag from commit to an in-process subscriber: the kysely package's own benchmark,
- * `runJournalBench` of `packages/kysely/bench/journal-bench.ts`, run with this run's size and settings.
+ * live-read lag from commit to an in-process subscriber: the sqlite package's own benchmark,
+ * `runJournalBench` of `packages/sqlite/bench/journal-bench.ts`, run with this run's size and settings.
  *
  * @example
  * ```ts

@@ -16,7 +16,7 @@ export interface DeadLetter {
 
 /**
  * Where readers park the events they could not apply. Implementations: {@link InMemoryDeadLetterStore}, and a
- * SQLite table in `@statesource/kysely`.
+ * SQLite table in `@statesource/sqlite`.
  *
  * @example
  * ```ts

@@ -41,7 +41,7 @@ export const DEFAULT_CHECKPOINT_MS = 1_000
 /**
  * A synchronous, transactional offset store in the same database as a reader's read model: the runner applies
  * a page of events and saves the offset in one `transaction`, which makes the reader exactly-once across
- * restarts. `@statesource/kysely`'s `createSqliteProjection` provides one for SQLite.
+ * restarts. `@statesource/sqlite`'s `createSqliteProjection` provides one for SQLite.
  *
  * @example
  * ```ts

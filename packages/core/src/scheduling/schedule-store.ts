@@ -59,7 +59,7 @@ export interface ScheduleSettlement {
 
 /**
  * Where a durable scheduler keeps pending commands, so they survive a restart. Implementations: the
- * in-memory store here (tests), the SQLite store in `@statesource/kysely`.
+ * in-memory store here (tests), the SQLite store in `@statesource/sqlite`.
  *
  * @example
  * ```ts

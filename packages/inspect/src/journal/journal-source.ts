@@ -2,7 +2,7 @@ import type { EventPageSource, Journal } from '@statesource/core'
 
 /**
  * The page reads the audit and the viewer need: streams in creation order and one stream's events by
- * sequence number. `SqliteJournal` (from `@statesource/kysely`) and `InMemoryJournal` both are one.
+ * sequence number. `SqliteJournal` (from `@statesource/sqlite`) and `InMemoryJournal` both are one.
  */
 export type JournalSource = Pick<EventPageSource, 'readPersistenceIds' | 'readByPersistenceId'> &
   Pick<Journal, 'highestSeqNr'>
