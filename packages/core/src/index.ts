@@ -50,6 +50,7 @@ export type {
   GatewayCommandEvent,
   GatewayEvent,
   GatewayLogic,
+  GatewayPipelineEvent,
   GatewaySnapshot,
   GatewayStats,
   SendOptions,

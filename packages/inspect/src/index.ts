@@ -8,6 +8,8 @@ export type {
   StatesourceInspectionRecord,
 } from './recorder/inspection-recorder.ts'
 export { connectInspector, startInspectorRelay } from './recorder/inspector-relay.ts'
+export { sendInspectionLog } from './recorder/send-inspection-log.ts'
+export type { SendInspectionLogOptions } from './recorder/send-inspection-log.ts'
 export type {
   ConnectedInspector,
   ConnectInspectorOptions,

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { CqrsPattern, createInMemoryJournal } from '@statesource/core'
+import { startServerCommand } from '@statesource/test-support/server-command'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { createActor, setup, spawnChild } from 'xstate'
@@ -7,6 +8,7 @@ import {
   connectInspector,
   createInspectionRecorder,
   readInspectionLog,
+  runCli,
   startInspectorRelay,
 } from '../src/index.ts'
 import { order, tempDir } from './fixtures.ts'
@@ -90,6 +92,23 @@ describe('inspection recorder', () => {
     const gatewayActor = recorder.actors().find((a) => a.sessionId === child.parentId)
     expect(gatewayActor?.parentId).toBe(recorder.actors().find((a) => a.name === 'app')?.sessionId)
     expect(domainEvents(recorder.eventsOf('order|o-9'))).toEqual(['itemAdded', 'submitted', 'cancelled'])
+    // The gateway's pipeline events are recorded here too, though the recorder never met materialize.
+    const persisted = recorder.records.filter((r) => r.type === '@statesource.persisted')
+    expect(persisted.map((p) => p.sessionId)).toEqual([
+      gatewayActor!.sessionId,
+      gatewayActor!.sessionId,
+      gatewayActor!.sessionId,
+    ])
+    // Domain events come from the gateway.
+    const sent = recorder.records.filter(
+      (r) =>
+        r.type === '@xstate.event' && r.sessionId === child.sessionId && !r.event.type.startsWith('xstate.'),
+    ) as { sourceId?: string }[]
+    expect(sent.map((e) => e.sourceId)).toEqual([
+      gatewayActor!.sessionId,
+      gatewayActor!.sessionId,
+      gatewayActor!.sessionId,
+    ])
   })
 
   it('relays inspection events over a loopback WebSocket to a connected receiver', async () => {
@@ -121,5 +140,76 @@ describe('inspection recorder', () => {
     expect(received.some((m) => m.type === '@xstate.actor' && m.name === 'order|o-5')).toBe(true)
     const page = await (await fetch(relay.url)).text()
     expect(page).toContain('https://stately.ai/inspect')
+  })
+})
+
+describe('statesource replay', () => {
+  async function record(file: string) {
+    const recorder = createInspectionRecorder({ file })
+    const handles = await CqrsPattern.builder({ journal: createInMemoryJournal() })
+      .withAggregate(order)
+      .build()
+      .materialize({ inspect: recorder.inspect })
+    await handles.repository(order).send('o-1', { type: 'addItem', sku: 'tea', price: 4 })
+    await handles.repository(order).send('o-1', { type: 'submit' })
+    await handles.stop()
+    await recorder.close()
+    return (await readInspectionLog(file)).filter((e) => e.type.startsWith('@xstate.'))
+  }
+
+  function receive(url: string, count: number) {
+    const socket = new WebSocket(url)
+    cleanups.push(() => socket.close())
+    const received: unknown[] = []
+    return new Promise<unknown[]>((resolve) => {
+      socket.on('message', (data) => {
+        received.push(JSON.parse(data.toString()))
+        if (received.length === count) resolve(received)
+      })
+    })
+  }
+
+  it('sends a recording to a running inspector server, in order, without the pipeline lines', async () => {
+    const file = join(tempDir(), 'inspection.jsonl')
+    const expected = await record(file)
+    expect(expected.length).toBeGreaterThan(10)
+    const relay = await startInspectorRelay({ port: 0 })
+    cleanups.push(() => relay.close())
+    // The relay replays what it buffered to a receiver that connects late, so the order does not matter.
+    const receiving = receive(relay.wsUrl, expected.length)
+    const out: string[] = []
+    const code = await runCli(['replay', file, '--to', relay.wsUrl], {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+    })
+    expect(code).toBe(0)
+    expect(out).toEqual([`sent ${expected.length} inspection events to ${relay.wsUrl}`])
+    expect(await receiving).toEqual(expected)
+  })
+
+  it('starts a relay that shows the whole recording to each page that connects', async () => {
+    const file = join(tempDir(), 'inspection.jsonl')
+    const expected = await record(file)
+    const out: string[] = []
+    const replay = await startServerCommand((hooks) =>
+      runCli(['replay', file, '--port', '0'], { out: (l) => out.push(l), err: (l) => out.push(l), ...hooks }),
+    )
+    cleanups.push(async () => void (await replay.stop()))
+    expect(out[0]).toBe(`statesource replay: ${expected.length} inspection events; open ${replay.url}`)
+    const wsUrl = replay.url.replace('http://', 'ws://').replace(/\/$/, '')
+    expect(await receive(wsUrl, expected.length)).toEqual(expected)
+    // A second page gets all of it again.
+    expect(await receive(wsUrl, expected.length)).toEqual(expected)
+  })
+
+  it('says what to do when the recording or the server is missing', async () => {
+    const out: string[] = []
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) }
+    expect(await runCli(['replay', join(tempDir(), 'none.jsonl')], io)).toBe(1)
+    expect(out[0]).toContain('does not exist. Pass a file written by createInspectionRecorder')
+    const file = join(tempDir(), 'inspection.jsonl')
+    await record(file)
+    expect(await runCli(['replay', file, '--to', 'ws://127.0.0.1:9'], io)).toBe(1)
+    expect(out[1]).toContain('Cannot connect to the inspector server at "ws://127.0.0.1:9"')
   })
 })

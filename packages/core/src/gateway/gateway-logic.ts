@@ -120,7 +120,20 @@ export interface GatewayStats {
   restarts: number
 }
 
-/** The gateway actor's snapshot. `context.runtime` is internal; `getPersistedSnapshot` keeps only stats. */
+/**
+ * A pipeline event the gateway emits for each step of a command (`@statesource.command` with its `phase`,
+ * `@statesource.persisted`, `@statesource.recovered`, `@statesource.listener-failed`, ...). Listen with
+ * `handles.gateway.on('@statesource.command', (event) => ...)`, or `on('*', ...)` for all of them.
+ */
+export interface GatewayPipelineEvent {
+  readonly type: `@statesource.${string}`
+  readonly [key: string]: unknown
+}
+
+/**
+ * The gateway actor's snapshot. `context.runtime` is internal; `toJSON()` and `getPersistedSnapshot` keep
+ * only the status and the counters, so inspectors and serializers see a few bytes, not the runtime.
+ */
 export type GatewaySnapshot = Snapshot<undefined> & {
   context: { readonly runtime: GatewayRuntime; readonly stats: GatewayStats }
 }
@@ -200,7 +213,6 @@ export class GatewayRuntime {
   #generation = 0
   #sweeper: ReturnType<typeof setInterval> | undefined
   #accepting = true
-  #inspecting = true
   /** Commands between intake and reply (counted rather than tracked as promises: this is the hot path). */
   #processing = 0
   readonly #nextCorrelationId = uuidSequence()
@@ -809,7 +821,8 @@ export class GatewayRuntime {
     const ref = entity.ref
     const trial = event.trial
     if (ref) {
-      for (const domainEvent of events) ref.send(domainEvent)
+      // Sent as the gateway, so inspectors draw gateway -> aggregate arrows (`sourceId`).
+      for (const domainEvent of events) this.#sendAsGateway(ref, domainEvent)
       const snap = ref.getSnapshot() as AnyMachineSnapshot
       if (snap.status === 'error') childFailed = snap.error
       else if (snap.status === 'active' || snap.status === 'done') entity.state = snap
@@ -1228,20 +1241,31 @@ export class GatewayRuntime {
   }
 
   /**
-   * Whether pipeline inspection events (`@statesource.*`) are built. On by default; `materialize()` turns it
-   * off when it was given no `inspect` observer, which saves their allocations on every command.
+   * Whether pipeline events (`@statesource.*`) are built: only while someone listens to the gateway's
+   * emitted events (`gateway.on(...)`), which saves their allocations on every command otherwise.
    */
-  setInspecting(on: boolean): void {
-    this.#inspecting = on
+  get #inspecting(): boolean {
+    // XState keeps `on()` subscriptions in a private map; where it is missing, build the events anyway.
+    const listeners = (this.#scope?.self as { eventListeners?: Map<string, Set<unknown>> } | undefined)
+      ?.eventListeners
+    return listeners === undefined || listeners.size > 0
   }
 
+  /**
+   * Pipeline events are the gateway's emitted events (`gateway.on('@statesource.command', ...)`), not
+   * inspection events: XState inspectors (the Stately inspector included) only know `@xstate.*` ones.
+   */
   #inspect(type: string, data: Record<string, unknown>): void {
-    const scope = this.#scope
-    const system = scope?.system as
-      | (AnyActorSystem & { _sendInspectionEvent?: (e: unknown) => void })
+    this.#scope?.emit({ type: type as GatewayPipelineEvent['type'], ...data })
+  }
+
+  #sendAsGateway(ref: AnyActorRef, event: DomainEvent): void {
+    const self = this.#scope?.self
+    const system = this.#scope?.system as
+      | (AnyActorSystem & { _relay?: (source: AnyActorRef, target: AnyActorRef, event: unknown) => void })
       | undefined
-    if (!system?._sendInspectionEvent) return
-    system._sendInspectionEvent({ type, actorRef: scope!.self, rootId: scope!.self.id, ...data })
+    if (self && system?._relay) system._relay(self, ref, event)
+    else ref.send(event)
   }
 }
 
@@ -1324,11 +1348,21 @@ function freshSnapshot(config: GatewayConfig, scope: AnyActorScope): GatewaySnap
     output: undefined,
     error: undefined,
     context: { runtime, stats: runtime.stats },
+    // What inspectors and JSON.stringify see: the counters, not the live runtime (machines, journal, ...).
+    toJSON(this: GatewaySnapshot) {
+      return { status: this.status, context: { stats: { ...this.context.stats } } }
+    },
   } as GatewaySnapshot
 }
 
 /** The gateway's actor logic type. */
-export type GatewayLogic = ActorLogic<GatewaySnapshot, GatewayEvent, any, AnyActorSystem>
+export type GatewayLogic = ActorLogic<
+  GatewaySnapshot,
+  GatewayEvent,
+  any,
+  AnyActorSystem,
+  GatewayPipelineEvent
+>
 
 /**
  * Creates the gateway supervisor: a custom XState `ActorLogic` that owns one child actor per aggregate id.

@@ -12,7 +12,7 @@ import type {
   RestartLimit,
   SnapshotPolicy,
 } from '../gateway/gateway-config.ts'
-import { createGatewayLogic, type GatewayLogic, type GatewaySnapshot } from '../gateway/gateway-logic.ts'
+import { createGatewayLogic, type GatewayLogic } from '../gateway/gateway-logic.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { Journal } from '../persistence/journal.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
@@ -463,8 +463,6 @@ export class CqrsTopology {
         ...(options.inspect ? { inspect: options.inspect } : {}),
       })
       actor.start()
-      // Without an observer nobody sees pipeline inspection events: skip building them.
-      if (!options.inspect) (actor.getSnapshot() as GatewaySnapshot).context.runtime.setInspecting(false)
       gateway = actor
       owned = true
     }

@@ -321,23 +321,17 @@ describe('inspection of the command pipeline', () => {
         intercept: ({ command }) => (command.type === 'no' ? reject('no') : undefined),
       })
       .build()
-      .materialize({
-        inspect: (e) => {
-          const event = e as unknown as {
-            type: string
-            phase: string
-            correlationId: unknown
-            rejectedBy?: unknown
-          }
-          if (event.type === '@statesource.command') {
-            pipeline.push({
-              phase: event.phase,
-              correlationId: event.correlationId,
-              ...(event.rejectedBy ? { rejectedBy: event.rejectedBy } : {}),
-            })
-          }
-        },
-      })
+      .materialize()
+    handles.gateway.on(
+      '@statesource.command',
+      (event: { phase: string; correlationId: unknown; rejectedBy?: unknown }) => {
+        pipeline.push({
+          phase: event.phase,
+          correlationId: event.correlationId,
+          ...(event.rejectedBy ? { rejectedBy: event.rejectedBy } : {}),
+        })
+      },
+    )
     const counters = handles.repository(counter)
     const result = await counters.send('c', { type: 'yes', n: 1 })
     await counters.send('c', { type: 'no' }, { metadata: { correlationId: 'corr-given' } }).catch(() => {})

@@ -54,12 +54,8 @@ describe('listeners', () => {
       .onEvent({ name: 'async-broken', onEvent: async () => Promise.reject(new Error('async down')) })
       .withTap({ name: 'tap', events: (e) => void tapped.push(e.type) })
       .build()
-    const handles = await topology.materialize({
-      inspect: (e) => {
-        if ((e.type as string) === '@statesource.listener-failed')
-          failures.push(e as unknown as Record<string, unknown>)
-      },
-    })
+    const handles = await topology.materialize()
+    handles.gateway.on('@statesource.listener-failed', (e: Record<string, unknown>) => void failures.push(e))
     const result = await handles.repository(account).send(
       'x',
       { type: 'open', owner: 'A' },

@@ -7,15 +7,18 @@ import { openSqlite } from '@statesource/sqlite'
 import { checkChart } from '../checks/chart-checks.ts'
 import { auditJournal } from '../checks/journal-audit.ts'
 import { isAggregate, writeChartExports } from '../export/chart-export.ts'
+import { readInspectionLog } from '../recorder/inspection-recorder.ts'
+import { startInspectorRelay } from '../recorder/inspector-relay.ts'
+import { sendInspectionLog } from '../recorder/send-inspection-log.ts'
 import { startViewer } from '../viewer/viewer-server.ts'
 
 /** Where the CLI writes and how it waits; tests pass their own. */
 export interface CliIo {
   readonly out: (line: string) => void
   readonly err: (line: string) => void
-  /** Resolves when `view` should stop. Default: on SIGINT or SIGTERM. */
+  /** Resolves when `view` or `replay` should stop. Default: on SIGINT or SIGTERM. */
   readonly untilStopped?: () => Promise<void>
-  /** Called with the viewer's URL once it listens. */
+  /** Called with the URL of the viewer (or the replay relay) once it listens. */
   readonly onListening?: (url: string) => void
   readonly cwd?: string
 }
@@ -34,6 +37,11 @@ const USAGE = `statesource: Stately tooling for statesource
       Serves the lifecycle viewer on 127.0.0.1 (default port 4321).
   statesource check --aggregates <module> [<sqlite file>]
       Chart checks for every aggregate and, with a database, the journal audit. Exits 1 on findings.
+
+  statesource replay <recording.jsonl> [--port <n>] [--to <ws url>]
+      Replays a recording of createInspectionRecorder to the Stately inspector: starts a relay on
+      127.0.0.1 (default port 8080) whose page shows the whole recording, or, with --to, sends it to a
+      running inspector server (startInspectorRelay, @statelyai/inspect/server) and exits.
 
 <module> is a .ts or .js file exporting aggregates (defineAggregate results, as named exports or an
 array), and optionally an EventCodecRegistry named "codecs".`
@@ -83,7 +91,7 @@ export async function loadAggregates(path: string, cwd: string = process.cwd()):
 }
 
 /**
- * Runs the `statesource` command line (`export`, `view`, `check`) and returns the exit code.
+ * Runs the `statesource` command line (`export`, `view`, `check`, `replay`) and returns the exit code.
  *
  * @example
  * ```ts
@@ -103,6 +111,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await viewCommand(rest, io)
       case 'check':
         return await checkCommand(rest, io)
+      case 'replay':
+        return await replayCommand(rest, io)
       case undefined:
       case 'help':
       case '--help':
@@ -240,6 +250,45 @@ async function checkCommand(args: readonly string[], io: CliIo): Promise<number>
     }
   }
   return problems === 0 ? 0 : 1
+}
+
+async function replayCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, { port: { type: 'string' }, to: { type: 'string' } })
+  const file = positionals[0]
+  if (!file) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      'replay needs the recording: statesource replay inspection.jsonl.',
+    )
+  }
+  const path = resolve(io.cwd ?? process.cwd(), file)
+  if (!existsSync(path)) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `The recording "${path}" does not exist. Pass a file written by createInspectionRecorder({ file }).`,
+    )
+  }
+  const events = (await readInspectionLog(path)).filter((e) => e.type.startsWith('@xstate.'))
+  if (values.to) {
+    const sent = await sendInspectionLog(events, { url: values.to })
+    io.out(`sent ${sent} inspection events to ${values.to}`)
+    return 0
+  }
+  // A buffer as long as the recording: every page that connects is shown all of it.
+  const relay = await startInspectorRelay({
+    port: values.port === undefined ? 8080 : Number(values.port),
+    bufferSize: Math.max(events.length, 1),
+  })
+  try {
+    await sendInspectionLog(events, { url: relay.wsUrl })
+    io.out(`statesource replay: ${events.length} inspection events; open ${relay.url}`)
+    io.out('The page embeds the Stately inspector (https://stately.ai/inspect), which needs the network.')
+    io.onListening?.(relay.url)
+    await (io.untilStopped ?? untilSignal)()
+  } finally {
+    await relay.close()
+  }
+  return 0
 }
 
 function untilSignal(): Promise<void> {

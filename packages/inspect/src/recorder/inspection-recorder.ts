@@ -6,8 +6,8 @@ import type { AnyActorRef, AnyEventObject, InspectionEvent, MachineContext } fro
 import { toStatelyConfig } from '../export/chart-export.ts'
 
 /**
- * A statesource inspection event (`@statesource.command`, `@statesource.persisted`, ...) as recorded:
- * the gateway's data fields plus the session id of the actor that reported it.
+ * A statesource pipeline event (`@statesource.command`, `@statesource.persisted`, ...) as recorded: the
+ * gateway's data fields plus the session id of the actor that emitted it.
  */
 export interface StatesourceInspectionRecord {
   readonly type: `@statesource.${string}`
@@ -75,9 +75,12 @@ export interface InspectionRecorder {
  *
  * @remarks
  * Events are converted synchronously, when XState reports them, into the shape `@statelyai/inspect` sends
- * (so a recording can be replayed to the Stately inspector); the `definition` of a machine actor is its
- * {@link toStatelyConfig} JSON. The gateway's snapshot is recorded as its counters only. Writes to the file
- * are buffered by a Node stream; `close()` waits for them.
+ * (so `statesource replay` can send a recording to the Stately inspector); the `definition` of a machine
+ * actor is its {@link toStatelyConfig} JSON. The gateway's snapshot is recorded as its counters only (its
+ * `toJSON`). The gateway's pipeline events are not inspection events but events it emits: the recorder
+ * listens to them on each actor that is not a machine as it appears, so they are recorded whether the
+ * recorder was given to `materialize` or to your own `createActor`. Writes to the file are buffered by a
+ * Node stream; `close()` waits for them.
  */
 export function createInspectionRecorder(options: InspectionRecorderOptions = {}): InspectionRecorder {
   const maxInMemory = options.maxInMemory ?? 10_000
@@ -106,9 +109,31 @@ export function createInspectionRecorder(options: InspectionRecorderOptions = {}
   }
 
   let failures = 0
+  const listening = new WeakSet<AnyActorRef>()
+  // The gateway's pipeline events are its emitted events, not inspection events: listen to them on every
+  // actor that is not a state machine (gateways, interceptor and tap actors), as soon as it appears.
+  const listen = (ref: AnyActorRef) => {
+    if (listening.has(ref) || (ref as { logic?: { root?: unknown } }).logic?.root) return
+    listening.add(ref)
+    ref.on('*', (emitted: { type: string }) => {
+      if (!emitted.type.startsWith('@statesource.')) return
+      try {
+        record(
+          plain({
+            ...emitted,
+            sessionId: ref.sessionId,
+            createdAt: Date.now().toString(),
+          }) as StatesourceInspectionRecord,
+        )
+      } catch {
+        failures++
+      }
+    })
+  }
   const inspect = (event: InspectionEvent) => {
     // An observer that throws would fail the actor being inspected: a recorder must never do that.
     try {
+      if (event.type === '@xstate.actor') listen(event.actorRef as AnyActorRef)
       const converted = toRecordedEvent(event, options)
       if (converted) record(converted)
     } catch {
@@ -203,11 +228,6 @@ export function toRecordedEvent(
     createdAt,
     id: null as never,
   }
-  if (type.startsWith('@statesource.')) {
-    // The gateway's own events: keep their data, drop the live actor refs.
-    const { actorRef: _ref, rootId: _root, ...data } = event as unknown as Record<string, unknown>
-    return plain({ ...data, type, sessionId: ref.sessionId, createdAt }) as StatesourceInspectionRecord
-  }
   const sanitizeEvent = (e: unknown) => (options.sanitizeEvent ? options.sanitizeEvent(e as never) : e)
   switch (type) {
     case '@xstate.actor': {
@@ -264,12 +284,11 @@ function snapshotOf(
   snapshot: unknown,
   options: Pick<InspectionRecorderOptions, 'sanitizeContext'>,
 ): Record<string, unknown> {
-  const s = snapshot as { status?: string; value?: unknown; context?: unknown; output?: unknown } | undefined
+  // Through toJSON first: the gateway's snapshot turns into its counters there.
+  const s = plain(snapshot) as
+    | { status?: string; value?: unknown; context?: unknown; output?: unknown }
+    | undefined
   let context = s?.context
-  // The gateway's context holds its live runtime; record its counters instead.
-  if (context && typeof context === 'object' && 'runtime' in context) {
-    context = { stats: (context as { stats?: unknown }).stats }
-  }
   if (options.sanitizeContext && context && typeof context === 'object')
     context = options.sanitizeContext(context as never)
   return plain({ status: s?.status, value: s?.value, context, output: s?.output, id: ref.id }) as Record<

@@ -127,9 +127,9 @@ ws.onmessage = (e) => {
 </script></body></html>`
 }
 
-/** Options of {@link connectInspector}. */
+/** Options of {@link connectInspector}: those of `createWebSocketInspector` from `@statelyai/inspect`. */
 export interface ConnectInspectorOptions
-  extends Omit<NonNullable<Parameters<typeof createWebSocketInspector>[0]>, 'serialize' | 'url'> {
+  extends Omit<NonNullable<Parameters<typeof createWebSocketInspector>[0]>, 'url'> {
   /** The relay's WebSocket URL, e.g. `relay.wsUrl`. Default `'ws://127.0.0.1:8080'`. */
   readonly url?: string
 }
@@ -143,33 +143,25 @@ export interface ConnectedInspector {
 
 /**
  * Sends XState inspection events to a relay (this package's {@link startInspectorRelay} or
- * `@statelyai/inspect/server`) through `@statelyai/inspect`'s WebSocket inspector, with the gateway's
- * live runtime left out of its snapshots.
+ * `@statelyai/inspect/server`) through `@statelyai/inspect`'s WebSocket inspector.
  *
  * @example
  * ```ts
  * const inspector = connectInspector({ url: 'ws://127.0.0.1:8080' })
  * await topology.materialize({ inspect: inspector.inspect })
  * ```
+ *
+ * @remarks
+ * The same as `createWebSocketInspector({ url }).inspect`, which works as well when passed straight to
+ * `materialize`: the gateway's snapshot serializes to its counters (`toJSON`) and its pipeline events are
+ * emitted events, which inspectors never see. This wrapper only defaults to `127.0.0.1` rather than
+ * `localhost` and hands back a plain function.
  */
 export function connectInspector(options: ConnectInspectorOptions = {}): ConnectedInspector {
   const { url = 'ws://127.0.0.1:8080', ...rest } = options
-  const inspector = createWebSocketInspector({
-    ...rest,
-    url,
-    serialize: (event) => {
-      const snapshot = (event as { snapshot?: { context?: unknown } }).snapshot
-      const context = snapshot?.context as { runtime?: unknown; stats?: unknown } | undefined
-      if (!context || typeof context !== 'object' || !('runtime' in context)) return event
-      // The gateway's context holds its live runtime (aggregates, machines): send its counters only.
-      return { ...event, snapshot: { ...snapshot, context: { stats: context.stats } } } as typeof event
-    },
-  })
+  const inspector = createWebSocketInspector({ ...rest, url })
   return {
-    // The Stately inspector knows only XState's event types; statesource's own go to the recorder.
-    inspect: (event) => {
-      if (event.type.startsWith('@xstate.')) inspector.inspect.next?.(event)
-    },
+    inspect: (event) => inspector.inspect.next?.(event),
     stop: () => inspector.stop(),
   }
 }
