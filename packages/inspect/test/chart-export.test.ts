@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
 import { defineAggregate } from '@statesource/core'
 import { describe, expect, it } from 'vitest'
-import { assign, createMachine, setup } from 'xstate'
+import { and, assign, createMachine, not, or, setup, stateIn } from 'xstate'
 import { exportChart, runCli, toMermaid, writeChartExports } from '../src/index.ts'
 import { order, orderMachine, tempDir } from './fixtures.ts'
 
@@ -93,7 +96,7 @@ describe('chart export', () => {
   it('writes <type>.json and <type>.mmd, and the CLI does the same and prints the warnings', async () => {
     const dir = tempDir()
     const { files } = await writeChartExports([order], dir)
-    expect(files).toEqual([join(dir, 'order.json'), join(dir, 'order.mmd')])
+    expect(files).toEqual([join(dir, 'order.json'), join(dir, 'order.ts'), join(dir, 'order.mmd')])
     expect(JSON.parse(await readFile(files[0]!, 'utf8'))).toEqual(exportChart(order).config)
 
     const out: string[] = []
@@ -106,7 +109,11 @@ describe('chart export', () => {
       },
     )
     expect(code).toBe(0)
-    expect(out).toEqual([`wrote ${join(dir, 'cli', 'order.json')}`, `wrote ${join(dir, 'cli', 'order.mmd')}`])
+    expect(out).toEqual([
+      `wrote ${join(dir, 'cli', 'order.json')}`,
+      `wrote ${join(dir, 'cli', 'order.ts')}`,
+      `wrote ${join(dir, 'cli', 'order.mmd')}`,
+    ])
     expect(await readFile(join(dir, 'cli', 'order.mmd'), 'utf8')).toBe(toMermaid(orderMachine))
   })
 
@@ -119,8 +126,132 @@ describe('chart export', () => {
         io,
       ),
     ).toBe(1)
-    expect(err[0]).toContain('Unknown format "png". Use json, mermaid or both')
+    expect(err[0]).toContain('Unknown format "png". Use json, ts, mermaid or a list of them')
     expect(await runCli(['export', '--aggregates', join(import.meta.dirname, 'nope.ts')], io)).toBe(1)
     expect(err[1]).toContain('does not exist')
+  })
+})
+
+/** Type-checks TypeScript files with the repository's tsc, as strictly as the repository's own code. */
+function typecheck(dir: string, files: string[]): { code: number; output: string } {
+  const require = createRequire(import.meta.url)
+  mkdirSync(join(dir, 'node_modules'), { recursive: true })
+  symlinkSync(dirname(require.resolve('xstate/package.json')), join(dir, 'node_modules', 'xstate'))
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      files,
+    }),
+  )
+  const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc')
+  const run = spawnSync(tsc, ['-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' })
+  return { code: run.status ?? -1, output: `${run.stdout}${run.stderr}` }
+}
+
+const REPO_ROOT = resolve(import.meta.dirname, '../../..')
+
+/** A chart with everything the TypeScript export has to write: params, combinators, built-ins, inline code. */
+const kitchenSink = setup({
+  types: {
+    context: {} as { amount: number; reason: string | null; tags: string[] },
+    events: {} as { type: 'paid'; amount: number } | { type: 'refunded' } | { type: 'closed' },
+  },
+  actions: { record: () => {}, notify: (_, params: { channel: string }) => void params },
+  guards: {
+    withinAmount: () => true,
+    isVip: (_, params: { level: number }) => params.level > 1,
+    notBlocked: () => true,
+  },
+}).createMachine({
+  id: 'payment',
+  initial: 'open',
+  context: { amount: 0, reason: null, tags: [] },
+  states: {
+    open: {
+      entry: [{ type: 'notify', params: { channel: 'mail' } }],
+      on: {
+        paid: {
+          target: 'settled',
+          guard: and(['withinAmount', or([{ type: 'isVip', params: { level: 2 } }, not('notBlocked')])]),
+          actions: ['record', assign({ amount: ({ event }) => event.amount })],
+        },
+      },
+    },
+    settled: {
+      initial: 'paid',
+      states: {
+        paid: { on: { refunded: { target: 'refunded', guard: stateIn('#payment.settled') } } },
+        refunded: { type: 'final' },
+      },
+      onDone: 'closed',
+    },
+    closed: { type: 'final', entry: () => {} },
+  },
+})
+
+describe('TypeScript export for Stately Studio', () => {
+  it('type-checks and re-creates the same machine as the JSON export', async () => {
+    const dir = tempDir()
+    const charts = [exportChart(order), exportChart(kitchenSink)]
+    for (const chart of charts) writeFileSync(join(dir, `${chart.name}.ts`), chart.typescript)
+    const result = typecheck(
+      dir,
+      charts.map((c) => `${c.name}.ts`),
+    )
+    expect(result.output).toBe('')
+    expect(result.code).toBe(0)
+
+    for (const chart of charts) {
+      const { machine } = (await import(join(dir, `${chart.name}.ts`))) as { machine: typeof orderMachine }
+      // The same config as the JSON export, and so the same machine as `createMachine(json)` makes.
+      expect(exportChart(machine).config).toEqual(chart.config)
+    }
+    const { machine } = (await import(join(dir, 'order.ts'))) as { machine: typeof orderMachine }
+    expect(JSON.stringify(machine.root.definition)).toBe(
+      JSON.stringify(createMachine(JSON.parse(charts[0]!.json)).root.definition),
+    )
+  })
+
+  it('names every stub and writes guard combinators as code', () => {
+    const code = exportChart(kitchenSink).typescript
+    expect(code).toContain("import { and, not, or, setup, stateIn } from 'xstate'")
+    expect(code).toContain('// STUB (statesource export): does nothing. The real "record" is in your code.')
+    expect(code).toContain(
+      '// STUB (statesource export): always true. The real "withinAmount" is in your code.',
+    )
+    expect(code).toContain(
+      "guard: and(['withinAmount', or([{ type: 'isVip', params: { level: 2 } }, not('notBlocked')])])",
+    )
+    expect(code).toContain("guard: stateIn('#payment.settled')")
+    // Built-in and inline actions keep the names the JSON gives them, as stubs too.
+    expect(code).toContain(
+      "    // STUB (statesource export): does nothing. Stands for XState's built-in assign(...), whose arguments are code.\n    'xstate.assign': () => {},",
+    )
+    expect(code).toContain("'(anonymous)': () => {},")
+    expect(code).toMatch(
+      /context: \{\} as \{\n\s+amount: number\n\s+reason: unknown\n\s+tags: unknown\[\]\n\s+\}/,
+    )
+    expect(code).toContain("events: {} as\n      | { type: 'paid' }\n      | { type: 'refunded' }")
+  })
+
+  it('draws a final state of a compound state inside it, ending the compound state only', () => {
+    const mermaid = toMermaid(kitchenSink)
+    const block = mermaid.slice(mermaid.indexOf('state s_payment__settled {'))
+    const inner = block.slice(0, block.indexOf('\n  }'))
+    expect(inner).toContain('s_payment__settled__refunded --> [*]')
+    // Only the machine's own final states end at the top level.
+    const topLevel = mermaid.split('\n').filter((l) => /^ {2}\S/.test(l) && l.includes('--> [*]'))
+    expect(topLevel).toEqual(['  s_payment__closed --> [*]'])
   })
 })

@@ -31,8 +31,9 @@ export interface LoadedAggregates {
 
 const USAGE = `statesource: Stately tooling for statesource
 
-  statesource export --aggregates <module> [--out <dir>] [--format json,mermaid]
-      Writes <type>.json (Stately Studio / visualizer import) and <type>.mmd (Mermaid) per aggregate.
+  statesource export --aggregates <module> [--out <dir>] [--format json,ts,mermaid]
+      Writes <type>.ts (setup(...).createMachine(...) for Stately Studio's import, stub implementations),
+      <type>.json (the machine config) and <type>.mmd (Mermaid) per aggregate.
   statesource view <sqlite file> [--aggregates <module>] [--port <n>] [--page-size <n>]
       Serves the lifecycle viewer on 127.0.0.1 (default port 4321).
   statesource check --aggregates <module> [<sqlite file>]
@@ -148,17 +149,19 @@ async function exportCommand(args: readonly string[], io: CliIo): Promise<number
   })
   if (!values.aggregates) throw new StatesourceError('INVALID_INPUT', 'export needs --aggregates <module>.')
   const { aggregates } = await loadAggregates(values.aggregates, io.cwd)
-  const formats = (values.format ?? 'json,mermaid').split(',').map((f) => f.trim())
+  const formats = (values.format ?? 'json,ts,mermaid').split(',').map((f) => f.trim())
   for (const f of formats) {
-    if (f !== 'json' && f !== 'mermaid') {
+    if (f !== 'json' && f !== 'ts' && f !== 'mermaid') {
       throw new StatesourceError(
         'INVALID_INPUT',
-        `Unknown format "${f}". Use json, mermaid or both (json,mermaid).`,
+        `Unknown format "${f}". Use json, ts, mermaid or a list of them (json,ts,mermaid).`,
       )
     }
   }
   const out = resolve(io.cwd ?? process.cwd(), values.out ?? 'statecharts')
-  const result = await writeChartExports(aggregates, out, { formats: formats as ('json' | 'mermaid')[] })
+  const result = await writeChartExports(aggregates, out, {
+    formats: formats as ('json' | 'ts' | 'mermaid')[],
+  })
   for (const chart of result.exports) {
     for (const w of chart.warnings) io.err(`warning: ${chart.name}: ${w.message}`)
   }

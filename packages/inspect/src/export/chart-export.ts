@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { AnyAggregate } from '@statesource/core'
 import type { AnyStateMachine } from 'xstate'
 import { mermaidIdsOf, type StateNodeLike } from './state-nodes.ts'
+import { toStatelyTypeScript } from './typescript-export.ts'
 
 /** Why an exported chart may look wrong in Stately tools. */
 export interface ChartWarning {
@@ -25,6 +26,13 @@ export interface ChartExport {
   readonly config: Record<string, unknown>
   /** `config` as pretty JSON (what `statesource export` writes to `<name>.json`). */
   readonly json: string
+  /**
+   * `setup({ types, actions, guards }).createMachine(config)` as TypeScript, what Stately Studio's import
+   * takes (`statesource export` writes it to `<name>.ts`). The actions and guards are stubs marked
+   * `STUB (statesource export)`: the names the chart uses, with no behaviour. It creates the same machine
+   * as `config` does.
+   */
+  readonly typescript: string
   /** A Mermaid `stateDiagram-v2` of the chart (what `statesource export` writes to `<name>.mmd`). */
   readonly mermaid: string
   /** Inline functions found in the config: they show as "(anonymous)" in the tools. */
@@ -125,7 +133,8 @@ function serializeFunction(
 
 /**
  * Draws a machine as a Mermaid `stateDiagram-v2`: compound states as composites with their initial state,
- * parallel states as composites whose regions are separated by `--`, final states ending in `[*]`,
+ * parallel states as composites whose regions are separated by `--`, final states ending in `[*]` inside
+ * their parent (a final state of a compound state ends that state, not the machine),
  * targetless transitions as self-loops, and guards in brackets after the event.
  *
  * @example
@@ -171,10 +180,11 @@ export function toMermaid(machine: AnyStateMachine): string {
         const initial = node.initial?.target?.[0]
         if (initial) lines.push(`${body}[*] --> ${idOf(initial)}`)
         for (const child of children) emit(child, body)
+        // Inside the composite, [*] is the composite's own end: a final child ends its parent, not the machine.
+        for (const child of children) if (child.type === 'final') lines.push(`${body}${idOf(child)} --> [*]`)
       }
       if (node !== root) lines.push(`${indent}}`)
     }
-    if (node.type === 'final') edges.push(`${id} --> [*]`)
     const transitions: { eventType: string; target?: StateNodeLike[] | undefined; guard?: unknown }[] = []
     for (const list of node.transitions?.values() ?? []) transitions.push(...list)
     for (const t of node.always ?? []) transitions.push({ ...t, eventType: 'always' })
@@ -222,6 +232,7 @@ export function exportChart(source: AnyAggregate | AnyStateMachine): ChartExport
     machineId,
     config,
     json: `${JSON.stringify(config, null, 2)}\n`,
+    typescript: toStatelyTypeScript(config, isAggregate(source) ? source.type : machineId),
     mermaid: toMermaid(machine),
     warnings,
   }
@@ -229,13 +240,13 @@ export function exportChart(source: AnyAggregate | AnyStateMachine): ChartExport
 
 /** Options of {@link writeChartExports}. */
 export interface WriteChartExportsOptions {
-  /** Which files to write per aggregate. Default both: `<name>.json` and `<name>.mmd`. */
-  readonly formats?: readonly ('json' | 'mermaid')[]
+  /** Which files to write per aggregate. Default all: `<name>.json`, `<name>.ts` and `<name>.mmd`. */
+  readonly formats?: readonly ('json' | 'ts' | 'mermaid')[]
 }
 
 /**
- * Writes `<type>.json` (Stately Studio / visualizer import) and `<type>.mmd` (Mermaid) for each aggregate
- * into `dir`, creating it. Returns the exports and the files written.
+ * Writes `<type>.json` (Stately JSON), `<type>.ts` (the code Stately Studio imports) and `<type>.mmd`
+ * (Mermaid) for each aggregate into `dir`, creating it. Returns the exports and the files written.
  *
  * @example
  * ```ts
@@ -247,7 +258,7 @@ export async function writeChartExports(
   dir: string,
   options: WriteChartExportsOptions = {},
 ): Promise<{ files: string[]; exports: ChartExport[] }> {
-  const formats = new Set(options.formats ?? ['json', 'mermaid'])
+  const formats = new Set(options.formats ?? ['json', 'ts', 'mermaid'])
   await mkdir(dir, { recursive: true })
   const files: string[] = []
   const exports: ChartExport[] = []
@@ -258,6 +269,11 @@ export async function writeChartExports(
     if (formats.has('json')) {
       const file = join(dir, `${base}.json`)
       await writeFile(file, chart.json)
+      files.push(file)
+    }
+    if (formats.has('ts')) {
+      const file = join(dir, `${base}.ts`)
+      await writeFile(file, chart.typescript)
       files.push(file)
     }
     if (formats.has('mermaid')) {
