@@ -29,15 +29,23 @@ export type { ChartExport, ChartWarning, WriteChartExportsOptions } from './expo
 
 // Chart checks and the journal audit
 export { checkChart } from './checks/chart-checks.ts'
-export type { ChartCheckResult } from './checks/chart-checks.ts'
+export type { ChartChange, ChartCheckOptions, ChartCheckResult } from './checks/chart-checks.ts'
 export { auditJournal } from './checks/journal-audit.ts'
-export type { JournalAuditFinding, JournalAuditOptions, JournalAuditResult } from './checks/journal-audit.ts'
+export type {
+  JournalAuditFinding,
+  JournalAuditGroup,
+  JournalAuditOptions,
+  JournalAuditResult,
+  SnapshotAuditResult,
+  SnapshotFinding,
+} from './checks/journal-audit.ts'
 export type { JournalSource } from './journal/journal-source.ts'
 
 // Lifecycle viewer
 export { startViewer } from './viewer/viewer-server.ts'
 export type { Viewer, ViewerConfig } from './viewer/viewer-server.ts'
-export { activeStateIds, LifecycleReplay } from './viewer/lifecycle-replay.ts'
+export { activeStateIds } from './export/state-nodes.ts'
+export { LifecycleReplay } from './viewer/lifecycle-replay.ts'
 export type { LifecycleState, LifecycleStep } from './viewer/lifecycle-replay.ts'
 
 // CLI

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type AnyAggregate, EventCodecRegistry, StatesourceError } from '@statesource/core'
 import { openSqlite } from '@statesource/sqlite'
-import { checkChart } from '../checks/chart-checks.ts'
-import { auditJournal } from '../checks/journal-audit.ts'
+import { type ChartCheckResult, checkChart } from '../checks/chart-checks.ts'
+import { auditJournal, type JournalAuditResult } from '../checks/journal-audit.ts'
 import { isAggregate, writeChartExports } from '../export/chart-export.ts'
 import { readInspectionLog } from '../recorder/inspection-recorder.ts'
 import { startInspectorRelay } from '../recorder/inspector-relay.ts'
@@ -36,8 +37,11 @@ const USAGE = `statesource: Stately tooling for statesource
       <type>.json (the machine config) and <type>.mmd (Mermaid) per aggregate.
   statesource view <sqlite file> [--aggregates <module>] [--port <n>] [--page-size <n>]
       Serves the lifecycle viewer on 127.0.0.1 (default port 4321).
-  statesource check --aggregates <module> [<sqlite file>]
-      Chart checks for every aggregate and, with a database, the journal audit. Exits 1 on findings.
+  statesource check --aggregates <module> [--baseline <dir>] [--json] [<sqlite file>]
+      Chart checks for every aggregate; with --baseline (a directory statesource export wrote from the
+      chart the history was written with), changes that break that history; with a database, the journal
+      audit (findings grouped by cause) and the snapshot check. --json prints one JSON document for CI.
+      Exits 1 on findings.
 
   statesource replay <recording.jsonl> [--port <n>] [--to <ws url>]
       Replays a recording of createInspectionRecorder to the Stately inspector: starts a relay on
@@ -130,9 +134,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-function parse(args: readonly string[], options: Record<string, { type: 'string' }>) {
+function parse<const T extends Record<string, { type: 'string' } | { type: 'boolean' }>>(
+  args: readonly string[],
+  options: T,
+) {
   try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true })
+    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true } as const)
   } catch (error) {
     throw new StatesourceError(
       'INVALID_INPUT',
@@ -212,47 +219,89 @@ async function viewCommand(args: readonly string[], io: CliIo): Promise<number> 
 }
 
 async function checkCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { aggregates: { type: 'string' } })
+  const { values, positionals } = parse(args, {
+    aggregates: { type: 'string' },
+    baseline: { type: 'string' },
+    json: { type: 'boolean' },
+  })
   if (!values.aggregates) throw new StatesourceError('INVALID_INPUT', 'check needs --aggregates <module>.')
   const { aggregates, codecs } = await loadAggregates(values.aggregates, io.cwd)
-  let problems = 0
+  const charts: ChartCheckResult[] = []
   for (const aggregate of aggregates) {
-    const result = checkChart(aggregate)
-    for (const state of result.unreachableStates) {
-      io.out(`${aggregate.type}: state "${state}" is unreachable by any event`)
-      problems++
-    }
-    for (const event of result.eventsNoDecideProduces) {
-      io.out(`${aggregate.type}: no command's decide produces event "${event}"`)
-      problems++
-    }
-    for (const event of result.eventsTheChartIgnores) {
-      io.out(`${aggregate.type}: decide produces "${event}", which the chart handles nowhere`)
-      problems++
-    }
-    if (result.ok) io.out(`${aggregate.type}: chart ok`)
+    const baseline = values.baseline ? await readBaseline(values.baseline, aggregate.type, io) : undefined
+    charts.push(checkChart(aggregate, baseline ? { baseline } : {}))
   }
   const file = positionals[0]
+  let audit: JournalAuditResult | undefined
   if (file) {
     const sqlite = await openDatabase(file, io)
     try {
-      const audit = await auditJournal(sqlite.journal, { aggregates, ...(codecs ? { codecs } : {}) })
-      for (const f of audit.findings) {
-        io.out(
-          `${f.persistenceId}#${f.seqNr}: ${f.message}${f.uncheckedAfter > 0 ? ` (${f.uncheckedAfter} later events not checked)` : ''}`,
-        )
-      }
-      for (const pid of audit.unknownStreams)
-        io.out(`${pid}: no aggregate of this type was given; not replayed`)
-      io.out(
-        `journal audit: ${audit.streams} streams, ${audit.events} events, ${audit.findings.length} broken`,
-      )
-      problems += audit.findings.length
+      audit = await auditJournal(sqlite.journal, {
+        aggregates,
+        snapshotStore: sqlite.snapshotStore,
+        ...(codecs ? { codecs } : {}),
+      })
     } finally {
       await sqlite.close()
     }
   }
+  const problems = charts.filter((c) => !c.ok).length + (audit && !audit.ok ? 1 : 0)
+  if (values.json) {
+    io.out(JSON.stringify({ ok: problems === 0, charts, ...(audit ? { audit } : {}) }, null, 2))
+    return problems === 0 ? 0 : 1
+  }
+  for (const result of charts) {
+    const name = result.aggregate
+    for (const state of result.unreachableStates)
+      io.out(`${name}: state "${state}" is unreachable by any event`)
+    for (const event of result.eventsNoDecideProduces)
+      io.out(`${name}: no command's decide produces event "${event}"`)
+    for (const event of result.eventsTheChartIgnores)
+      io.out(`${name}: decide produces "${event}", which the chart handles nowhere`)
+    for (const change of result.historyBreakingChanges) io.out(`${name}: ${change.message}`)
+    if (result.ok)
+      io.out(`${name}: chart ok${values.baseline ? ' (no history-breaking change from the baseline)' : ''}`)
+  }
+  if (audit) {
+    for (const group of audit.groups) {
+      const more =
+        group.count > group.examples.length ? `, ... (${group.count - group.examples.length} more)` : ''
+      io.out(
+        `${group.count} ${group.count === 1 ? 'stream' : 'streams'}: ${group.message}. At ${group.examples.join(', ')}${more}`,
+      )
+    }
+    const unchecked = audit.findings.reduce((n, f) => n + f.uncheckedAfter, 0)
+    if (unchecked > 0) io.out(`${unchecked} later events of those streams were not checked.`)
+    for (const pid of audit.unknownStreams)
+      io.out(`${pid}: no aggregate of this type was given; not replayed`)
+    for (const finding of audit.snapshots?.findings ?? []) io.out(finding.message)
+    const snapshots = audit.snapshots
+    io.out(
+      `journal audit: ${audit.streams} streams, ${audit.events} events, ${audit.findings.length} broken` +
+        (snapshots
+          ? `; snapshots: ${snapshots.checked} checked, ${snapshots.stale} of another version, ${snapshots.findings.length} unusable`
+          : ''),
+    )
+  }
   return problems === 0 ? 0 : 1
+}
+
+async function readBaseline(dir: string, type: string, io: CliIo): Promise<Record<string, unknown>> {
+  const file = resolve(io.cwd ?? process.cwd(), dir, `${type.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`)
+  if (!existsSync(file)) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `No baseline chart for aggregate "${type}" at "${file}". Write one with statesource export --out ${dir} from the version whose history you keep.`,
+    )
+  }
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+  } catch (error) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `The baseline "${file}" is not JSON (${(error as Error).message}). Pass the directory statesource export wrote.`,
+    )
+  }
 }
 
 async function replayCommand(args: readonly string[], io: CliIo): Promise<number> {

@@ -149,20 +149,6 @@ export function toMermaid(machine: AnyStateMachine): string {
   const lines: string[] = ['stateDiagram-v2']
   const edges: string[] = []
 
-  const describeGuard = (guard: unknown): string => {
-    if (guard === undefined || guard === null) return ''
-    if (typeof guard === 'string') return guard
-    if (typeof guard === 'function') {
-      const g = guard as Function & { guards?: unknown[] }
-      if (Array.isArray(g.guards)) return `${g.name}(${g.guards.map(describeGuard).join(', ')})`
-      return g.name && g.name !== 'guard' ? g.name : ANONYMOUS
-    }
-    if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') {
-      return (guard as { type: string }).type
-    }
-    return ANONYMOUS
-  }
-
   const emit = (node: StateNodeLike, indent: string) => {
     const children = Object.values(node.states ?? {}).filter((c) => c.type !== 'history')
     const id = idOf(node)
@@ -202,6 +188,21 @@ export function toMermaid(machine: AnyStateMachine): string {
   emit(root, '  ')
   for (const edge of edges) lines.push(`  ${edge}`)
   return `${lines.join('\n')}\n`
+}
+
+/** @internal A guard as the chart names it: `hasItems`, `and(hasItems, isVip)`, `(anonymous)`; `''` for none. */
+export function describeGuard(guard: unknown): string {
+  if (guard === undefined || guard === null) return ''
+  if (typeof guard === 'string') return guard
+  if (typeof guard === 'function') {
+    const g = guard as Function & { guards?: unknown[] }
+    if (Array.isArray(g.guards)) return `${g.name}(${g.guards.map(describeGuard).join(', ')})`
+    return g.name && g.name !== 'guard' ? g.name : ANONYMOUS
+  }
+  if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') {
+    return (guard as { type: string }).type
+  }
+  return ANONYMOUS
 }
 
 // Mermaid ends a label at a colon-less newline and chokes on a few characters; keep labels one plain line.

@@ -40,3 +40,37 @@ export function mermaidIdsOf(root: StateNodeLike): Map<string, string> {
   }
   return ids
 }
+
+/** Ids of the state nodes a state value makes active, from the root down. */
+export function activeStateIds(root: StateNodeLike, value: unknown): string[] {
+  return activeStateNodes(root, value).map((node) => node.id)
+}
+
+/** @internal The state nodes a state value makes active, from the root down. */
+export function activeStateNodes(root: StateNodeLike, value: unknown): StateNodeLike[] {
+  const out: StateNodeLike[] = [root]
+  const walk = (node: StateNodeLike, v: unknown) => {
+    if (typeof v === 'string') {
+      const child = node.states[v]
+      if (child) out.push(child)
+      return
+    }
+    if (v && typeof v === 'object') {
+      for (const [key, sub] of Object.entries(v)) {
+        const child = node.states[key]
+        if (!child) continue
+        out.push(child)
+        walk(child, sub)
+      }
+    }
+  }
+  walk(root, value)
+  return out
+}
+
+/** @internal A node's path of keys below the root (`checkout.payment`), whatever custom ids it has; `''` for the root. */
+export function statePath(node: StateNodeLike): string {
+  const keys: string[] = []
+  for (let n: StateNodeLike | undefined = node; n?.parent; n = n.parent) keys.unshift(n.key)
+  return keys.join('.')
+}

@@ -1,7 +1,8 @@
 import type { AnyAggregate, EventCodecRegistry, EventEnvelope } from '@statesource/core'
 import type { AnyMachineSnapshot } from 'xstate'
 import { step } from '../checks/journal-audit.ts'
-import { mermaidIdsOf, type StateNodeLike } from '../export/state-nodes.ts'
+import { activeStateIds, mermaidIdsOf, type StateNodeLike } from '../export/state-nodes.ts'
+
 import type { JournalSource } from '../journal/journal-source.ts'
 
 /** The aggregate's state after one step of its journal, as the viewer shows it. */
@@ -123,28 +124,6 @@ export function viewOf(aggregate: AnyAggregate, snapshot: AnyMachineSnapshot): L
     context: snapshot.context,
     status: snapshot.status,
   }
-}
-
-/** Ids of the state nodes a state value makes active, from the root down. */
-export function activeStateIds(root: StateNodeLike, value: unknown): string[] {
-  const out: string[] = [root.id]
-  const walk = (node: StateNodeLike, v: unknown) => {
-    if (typeof v === 'string') {
-      const child = node.states[v]
-      if (child) out.push(child.id)
-      return
-    }
-    if (v && typeof v === 'object') {
-      for (const [key, sub] of Object.entries(v)) {
-        const child = node.states[key]
-        if (!child) continue
-        out.push(child.id)
-        walk(child, sub)
-      }
-    }
-  }
-  walk(root, value)
-  return out
 }
 
 /** @internal The chart the page draws, with the Mermaid id of each state node. */
