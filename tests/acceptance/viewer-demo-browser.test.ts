@@ -115,8 +115,8 @@ describe('lifecycle viewer in Chromium on a database written by the demo', () =>
 
     const id = pid.slice('order|'.length)
     await page.fill('#search', id)
-    await page.waitForFunction(() => document.querySelectorAll('#streams li').length === 1)
-    await page.click(`li[data-pid="${pid}"]`)
+    await page.waitForFunction(() => document.querySelectorAll('#streams .item[data-pid]').length === 1)
+    await page.click(`#streams .item[data-pid="${pid}"]`)
     await page.waitForSelector('#chart[data-ready="true"] svg')
     expect(await page.textContent('#position')).toBe('event 5 of 5 · delivered')
     const mermaidIds: Record<string, string> = await page.evaluate(

@@ -295,7 +295,7 @@ function causeOf(f: JournalAuditFinding, aggregateType: string): string {
 }
 
 type StepOutcome =
-  | { state: ReturnType<AnyAggregate['runtime']['initial']> }
+  | { state: ReturnType<AnyAggregate['runtime']['initial']>; event: { type: string } }
   | Omit<JournalAuditFinding, 'uncheckedAfter'>
 
 /** @internal One effect-free replay step, with the reason when the chart cannot take the event. */
@@ -349,7 +349,7 @@ export function step(
       message: `Stored ${at} is not accepted by the chart of aggregate "${aggregate.type}" in state ${where.statePath}${ended}: no transition takes it. ${fix}`,
     }
   }
-  return { state: aggregate.runtime.step(state, event) }
+  return { state: aggregate.runtime.step(state, event), event }
 }
 
 /**

@@ -143,33 +143,55 @@ function serializeFunction(
  * ```
  */
 export function toMermaid(machine: AnyStateMachine): string {
+  return buildMermaid(machine).text
+}
+
+/** @internal One arrow of the Mermaid chart: state node ids (`null` for `[*]`) and the event it stands for. */
+export interface MermaidEdge {
+  readonly from: string | null
+  readonly to: string | null
+  /** The event type, `'always'` for an eventless transition; absent for the `[*]` arrows. */
+  readonly eventType?: string
+}
+
+/**
+ * @internal The Mermaid text and its arrows in the order they appear, which is the order Mermaid numbers
+ * them in the SVG (`data-id="edge<n>"`).
+ */
+export function buildMermaid(machine: AnyStateMachine): { text: string; edges: MermaidEdge[] } {
   const root = machine.root as unknown as StateNodeLike
   const ids = mermaidIdsOf(root)
   const idOf = (node: StateNodeLike) => ids.get(node.id)!
-  const lines: string[] = ['stateDiagram-v2']
-  const edges: string[] = []
+  const lines: { text: string; edge?: MermaidEdge }[] = [{ text: 'stateDiagram-v2' }]
+  const transitionLines: { text: string; edge: MermaidEdge }[] = []
 
   const emit = (node: StateNodeLike, indent: string) => {
     const children = Object.values(node.states ?? {}).filter((c) => c.type !== 'history')
     const id = idOf(node)
-    if (node !== root) lines.push(`${indent}state "${label(node.key)}" as ${id}`)
+    if (node !== root) lines.push({ text: `${indent}state "${label(node.key)}" as ${id}` })
     if (children.length > 0) {
       const inner = `${indent}  `
-      if (node !== root) lines.push(`${indent}state ${id} {`)
+      if (node !== root) lines.push({ text: `${indent}state ${id} {` })
       const body = node === root ? indent : inner
       if (node.type === 'parallel') {
         children.forEach((child, i) => {
-          if (i > 0) lines.push(`${body}--`)
+          if (i > 0) lines.push({ text: `${body}--` })
           emit(child, body)
         })
       } else {
         const initial = node.initial?.target?.[0]
-        if (initial) lines.push(`${body}[*] --> ${idOf(initial)}`)
+        if (initial) {
+          lines.push({ text: `${body}[*] --> ${idOf(initial)}`, edge: { from: null, to: initial.id } })
+        }
         for (const child of children) emit(child, body)
         // Inside the composite, [*] is the composite's own end: a final child ends its parent, not the machine.
-        for (const child of children) if (child.type === 'final') lines.push(`${body}${idOf(child)} --> [*]`)
+        for (const child of children) {
+          if (child.type === 'final') {
+            lines.push({ text: `${body}${idOf(child)} --> [*]`, edge: { from: child.id, to: null } })
+          }
+        }
       }
-      if (node !== root) lines.push(`${indent}}`)
+      if (node !== root) lines.push({ text: `${indent}}` })
     }
     const transitions: { eventType: string; target?: StateNodeLike[] | undefined; guard?: unknown }[] = []
     for (const list of node.transitions?.values() ?? []) transitions.push(...list)
@@ -181,13 +203,19 @@ export function toMermaid(machine: AnyStateMachine): string {
       for (const target of targets) {
         // A history target is drawn to the region it restores.
         const drawn = target.type === 'history' && target.parent ? target.parent : target
-        edges.push(`${id} --> ${idOf(drawn)}: ${text}`)
+        transitionLines.push({
+          text: `  ${id} --> ${idOf(drawn)}: ${text}`,
+          edge: { from: node.id, to: drawn.id, eventType: t.eventType },
+        })
       }
     }
   }
   emit(root, '  ')
-  for (const edge of edges) lines.push(`  ${edge}`)
-  return `${lines.join('\n')}\n`
+  lines.push(...transitionLines)
+  return {
+    text: `${lines.map((l) => l.text).join('\n')}\n`,
+    edges: lines.flatMap((l) => (l.edge ? [l.edge] : [])),
+  }
 }
 
 /** @internal A guard as the chart names it: `hasItems`, `and(hasItems, isVip)`, `(anonymous)`; `''` for none. */

@@ -1,6 +1,7 @@
 import type { AnyAggregate, EventCodecRegistry, EventEnvelope } from '@statesource/core'
 import type { AnyMachineSnapshot } from 'xstate'
 import { step } from '../checks/journal-audit.ts'
+import { buildMermaid, type MermaidEdge } from '../export/chart-export.ts'
 import { activeStateIds, mermaidIdsOf, type StateNodeLike } from '../export/state-nodes.ts'
 
 import type { JournalSource } from '../journal/journal-source.ts'
@@ -25,16 +26,30 @@ export interface LifecycleStep {
   readonly payload: unknown
   readonly metadata: unknown
   readonly tags: readonly string[]
-  /** The state after the event; `undefined` without an aggregate to replay through. */
+  /**
+   * The state after the event; `undefined` without an aggregate to replay through. After a refused event
+   * it stays the state the refused event met.
+   */
   readonly state: LifecycleState | undefined
+  /**
+   * `accepted`: the chart took the event; `refused`: it did not (`problem` says why); `not-checked`: an
+   * earlier event of the stream was refused, so the state this one met is unknown and it was not replayed;
+   * `not-replayed`: no aggregate was given for its type.
+   */
+  readonly check: 'accepted' | 'refused' | 'not-checked' | 'not-replayed'
   /** Why the chart could not take this event (the state then stays as it was). */
   readonly problem?: string
+  /** For `not-checked`: the sequence number of the refused event. */
+  readonly refusedAt?: number
+  /** The transitions the event took, as indices into the chart's `edges` (the arrows of the Mermaid chart). */
+  readonly transitions?: readonly number[]
 }
 
 interface Checkpoint {
   readonly seqNr: number
   readonly state: AnyMachineSnapshot
-  readonly broken: boolean
+  /** The refused event's sequence number, once one was refused. */
+  readonly refusedAt: number | undefined
 }
 
 /**
@@ -43,6 +58,7 @@ interface Checkpoint {
  */
 export class LifecycleReplay {
   readonly #checkpoints: Checkpoint[]
+  readonly #edges: readonly MermaidEdge[]
 
   constructor(
     readonly persistenceId: string,
@@ -51,7 +67,10 @@ export class LifecycleReplay {
     readonly source: JournalSource,
     readonly pageSize: number,
   ) {
-    this.#checkpoints = aggregate ? [{ seqNr: 0, state: aggregate.runtime.initial(), broken: false }] : []
+    this.#checkpoints = aggregate
+      ? [{ seqNr: 0, state: aggregate.runtime.initial(), refusedAt: undefined }]
+      : []
+    this.#edges = aggregate ? buildMermaid(aggregate.machine).edges : []
   }
 
   /** The state before any event. */
@@ -66,28 +85,41 @@ export class LifecycleReplay {
     const aggregate = this.aggregate
     if (!aggregate) {
       const page = await this.source.readByPersistenceId(this.persistenceId, from, to, limit)
-      return page.map((e) => stepView(e, undefined))
+      return page.map((e) => ({ ...stepView(e, undefined), check: 'not-replayed' }))
     }
     let checkpoint = this.#checkpoints[0]!
     for (const c of this.#checkpoints) if (c.seqNr < from && c.seqNr > checkpoint.seqNr) checkpoint = c
     let state = checkpoint.state
-    let broken = checkpoint.broken
+    let refusedAt = checkpoint.refusedAt
     let next = checkpoint.seqNr + 1
     const out: LifecycleStep[] = []
     while (next <= to) {
       const page = await this.source.readByPersistenceId(this.persistenceId, next, to, this.pageSize)
       for (const envelope of page) {
-        const outcome = step(aggregate, this.codecs, state, envelope)
-        let problem: string | undefined
-        if ('problem' in outcome) {
-          problem = outcome.message
-          broken = true
-        } else state = outcome.state
-        if (envelope.seqNr % this.pageSize === 0) this.#remember(envelope.seqNr, state, broken)
-        if (envelope.seqNr >= from) {
-          const view = stepView(envelope, viewOf(aggregate, state))
-          out.push(problem === undefined ? view : { ...view, problem })
+        let view: LifecycleStep
+        if (refusedAt !== undefined) {
+          view = { ...stepView(envelope, viewOf(aggregate, state)), check: 'not-checked', refusedAt }
+        } else {
+          const before = state
+          const outcome = step(aggregate, this.codecs, state, envelope)
+          if ('problem' in outcome) {
+            refusedAt = envelope.seqNr
+            view = {
+              ...stepView(envelope, viewOf(aggregate, state)),
+              check: 'refused',
+              problem: outcome.message,
+            }
+          } else {
+            state = outcome.state
+            view = {
+              ...stepView(envelope, viewOf(aggregate, state)),
+              check: 'accepted',
+              transitions: this.#taken(before, outcome.event),
+            }
+          }
         }
+        if (envelope.seqNr % this.pageSize === 0) this.#remember(envelope.seqNr, state, refusedAt)
+        if (envelope.seqNr >= from) out.push(view)
       }
       const last = page.at(-1)
       if (!last || page.length < this.pageSize) break
@@ -96,13 +128,40 @@ export class LifecycleReplay {
     return out
   }
 
-  #remember(seqNr: number, state: AnyMachineSnapshot, broken: boolean): void {
+  /** The chart arrows of the transitions `event` takes from `state`. */
+  #taken(state: AnyMachineSnapshot, event: { type: string }): number[] {
+    const aggregate = this.aggregate!
+    let transitions: readonly {
+      source: { id: string }
+      target?: readonly StateNodeLike[] | undefined
+      eventType: string
+    }[]
+    try {
+      transitions = aggregate.machine.getTransitionData(state as never, event as never) as never
+    } catch {
+      return []
+    }
+    const out: number[] = []
+    for (const t of transitions) {
+      const targets = t.target && t.target.length > 0 ? t.target : [t.source as StateNodeLike]
+      for (const target of targets) {
+        const drawn = target.type === 'history' && target.parent ? target.parent : target
+        const index = this.#edges.findIndex(
+          (e) => e.from === t.source.id && e.to === drawn.id && e.eventType === t.eventType,
+        )
+        if (index >= 0 && !out.includes(index)) out.push(index)
+      }
+    }
+    return out
+  }
+
+  #remember(seqNr: number, state: AnyMachineSnapshot, refusedAt: number | undefined): void {
     if (this.#checkpoints.some((c) => c.seqNr === seqNr)) return
-    this.#checkpoints.push({ seqNr, state, broken })
+    this.#checkpoints.push({ seqNr, state, refusedAt })
   }
 }
 
-function stepView(envelope: EventEnvelope, state: LifecycleState | undefined): LifecycleStep {
+function stepView(envelope: EventEnvelope, state: LifecycleState | undefined): Omit<LifecycleStep, 'check'> {
   return {
     seqNr: envelope.seqNr,
     ordering: envelope.ordering,
@@ -126,13 +185,16 @@ export function viewOf(aggregate: AnyAggregate, snapshot: AnyMachineSnapshot): L
   }
 }
 
-/** @internal The chart the page draws, with the Mermaid id of each state node. */
-export function chartFor(
-  aggregate: AnyAggregate,
-  mermaid: string,
-): { mermaid: string; stateIds: Record<string, string> } {
+/** @internal The chart the page draws, with the Mermaid id of each state node and its arrows in order. */
+export function chartFor(aggregate: AnyAggregate): {
+  mermaid: string
+  stateIds: Record<string, string>
+  edges: MermaidEdge[]
+} {
+  const { text, edges } = buildMermaid(aggregate.machine)
   return {
-    mermaid,
+    mermaid: text,
     stateIds: Object.fromEntries(mermaidIdsOf(aggregate.machine.root as unknown as StateNodeLike)),
+    edges,
   }
 }

@@ -4,8 +4,7 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type AnyAggregate, type EventCodecRegistry, StatesourceError } from '@statesource/core'
-import { toMermaid } from '../export/chart-export.ts'
-import { type JournalSource, listPersistenceIds, splitPersistenceId } from '../journal/journal-source.ts'
+import { type JournalSource, splitPersistenceId } from '../journal/journal-source.ts'
 import { chartFor, LifecycleReplay } from './lifecycle-replay.ts'
 
 /** Options of {@link startViewer}. */
@@ -22,7 +21,7 @@ export interface ViewerConfig {
   readonly host?: string
   /** Events per page the page loads (and per replay checkpoint). Default 200, at most 2,000. */
   readonly pageSize?: number
-  /** How many streams one search returns. Default 200. */
+  /** How many streams one request of the list returns (the page loads more as it scrolls). Default 200. */
   readonly maxListed?: number
   /** Page title. Default `'statesource lifecycle viewer'`. */
   readonly title?: string
@@ -82,6 +81,7 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
   const title = config.title ?? 'statesource lifecycle viewer'
   const aggregates = new Map((config.aggregates ?? []).map((a) => [a.type, a]))
   const charts = new Map<string, ReturnType<typeof chartFor>>()
+  const streams = streamList(config.source)
   const replays = new Map<string, LifecycleReplay>()
 
   const replayOf = (pid: string): LifecycleReplay => {
@@ -103,7 +103,7 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
     if (!aggregate) return null
     let chart = charts.get(type)
     if (!chart) {
-      chart = chartFor(aggregate, toMermaid(aggregate.machine))
+      chart = chartFor(aggregate)
       charts.set(type, chart)
     }
     return chart
@@ -112,9 +112,11 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
   const api = async (path: string, query: URLSearchParams): Promise<unknown> => {
     switch (path) {
       case '/api/streams': {
-        const ids = await listPersistenceIds(config.source, 1000)
+        const ids = await streams.all()
         const q = (query.get('q') ?? '').toLowerCase()
         const type = query.get('type')
+        const offset = integer(query, 'offset', 0, 0)
+        const limit = Math.min(integer(query, 'limit', maxListed), maxListed)
         const counts = new Map<string, number>()
         for (const pid of ids) {
           const t = splitPersistenceId(pid).type
@@ -124,13 +126,20 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
           (pid) =>
             (!type || splitPersistenceId(pid).type === type) && (q === '' || pid.toLowerCase().includes(q)),
         )
+        const focus = query.get('focus')
+        const focusIndex = focus ? matching.indexOf(focus) : -1
         return {
           title,
           pageSize,
-          types: [...counts].map(([t, count]) => ({ type: t, count, chart: aggregates.has(t) })),
+          types: [...counts]
+            .sort(([a], [b]) => naturalOrder.compare(a, b))
+            .map(([t, count]) => ({ type: t, count, chart: aggregates.has(t) })),
           total: matching.length,
+          offset,
+          limit,
+          ...(focusIndex >= 0 ? { focusIndex } : {}),
           streams: matching
-            .slice(0, maxListed)
+            .slice(offset, offset + limit)
             .map((pid) => ({ persistenceId: pid, ...splitPersistenceId(pid) })),
         }
       }
@@ -223,17 +232,51 @@ function required(query: URLSearchParams, name: string): string {
   return value
 }
 
-function integer(query: URLSearchParams, name: string, fallback: number): number {
+function integer(query: URLSearchParams, name: string, fallback: number, min = 1): number {
   const raw = query.get(name)
   if (raw === null) return fallback
   const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < 1) {
+  if (!Number.isSafeInteger(value) || value < min) {
     throw new StatesourceError(
       'INVALID_INPUT',
-      `The query parameter "${name}" must be a positive integer, got "${raw}".`,
+      `The query parameter "${name}" must be ${min === 0 ? 'an integer of at least 0' : 'a positive integer'}, got "${raw}".`,
     )
   }
   return value
+}
+
+/** Ids sort the way people count: `o-2` before `o-10`. */
+const naturalOrder = new Intl.Collator('en', { numeric: true })
+
+/**
+ * Every persistence id of the journal, in natural order. Ids are read once, then only the ones created
+ * since the last read, so a request costs one short read however many streams there are.
+ */
+function streamList(source: JournalSource): { all(): Promise<readonly string[]> } {
+  let sorted: string[] = []
+  let after = 0
+  let reading: Promise<readonly string[]> | undefined
+  const read = async () => {
+    const added: string[] = []
+    for (;;) {
+      const page = await source.readPersistenceIds(after, 1000)
+      for (const row of page) added.push(row.persistenceId)
+      const last = page.at(-1)
+      if (last) after = last.position
+      if (!last || page.length < 1000) break
+    }
+    if (added.length > 0) sorted = [...sorted, ...added].sort(naturalOrder.compare)
+    return sorted
+  }
+  return {
+    all() {
+      // Concurrent requests share one read.
+      reading ??= read().finally(() => {
+        reading = undefined
+      })
+      return reading
+    },
+  }
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
