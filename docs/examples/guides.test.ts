@@ -14,7 +14,9 @@ describe('guide examples run and print what their comments say', () => {
       'warnings: 0',
       'shop, order|o-1',
       'xstate.init, itemAdded',
+      'received, persisted',
       'relay on 127.0.0.1',
+      'true',
     ])
   })
 })

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createWebSocketInspector } from '@statelyai/inspect'
 import { CqrsPattern, createInMemoryJournal, defineAggregate } from '@statesource/core'
 import { assign, setup } from 'xstate'
 import {
@@ -66,6 +67,13 @@ export async function main(log: (line: string) => void = console.log) {
   ) // xstate.init, itemAdded
   await recorder.close()
   // #endregion recorder
+
+  // #region pipeline
+  const phases: string[] = []
+  handles.gateway.on('@statesource.command', (event: { phase: string }) => void phases.push(event.phase))
+  await handles.repository(order).send('o-1', { type: 'submit' })
+  log(phases.join(', ')) // received, persisted
+  // #endregion pipeline
   await handles.stop()
 
   // #region relay
@@ -76,6 +84,16 @@ export async function main(log: (line: string) => void = console.log) {
   // #endregion relay
   await live.stop()
   inspector.stop()
+
+  // #region stately
+  // @statelyai/inspect as in any XState app: no wrapper needed, no warnings, compact gateway snapshots.
+  const stately = createWebSocketInspector({ url: relay.wsUrl })
+  const inspected = await topology.materialize({ inspect: stately.inspect })
+  await inspected.repository(order).send('o-2', { type: 'addItem', sku: 'cup', price: 9 })
+  log(String(JSON.stringify(inspected.gateway.getSnapshot()).length < 300)) // true: the gateway serializes to its counters
+  // #endregion stately
+  await inspected.stop()
+  stately.stop()
   await relay.close()
   rmSync(dir, { recursive: true, force: true })
 }

@@ -4,8 +4,8 @@ import type { EventEnvelope } from '../persistence/envelope.ts'
 
 /**
  * Runs after commit, before the reply, for each persisted event, in registration order. A listener that
- * throws is reported (logger and a `'@statesource.listener-failed'` inspection event), never fatal: the
- * command still succeeds because its events are durable.
+ * throws is reported (logger and a `'@statesource.listener-failed'` event the gateway emits), never fatal:
+ * the command still succeeds because its events are durable.
  *
  * @remarks Listeners are synchronous: they run inside the gateway's one-at-a-time processing, so keep them
  * fast. A returned promise is not awaited (use a tap for async work); its rejection is reported the same way.
