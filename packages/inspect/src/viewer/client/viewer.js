@@ -418,6 +418,22 @@ function highlight(activeStates, transitions) {
   }
   chart.dataset.highlighted = String(chart.querySelectorAll('.ss-active').length)
   chart.dataset.taken = String(chart.querySelectorAll('path.ss-taken').length)
+  revealActive()
+}
+
+/** Scrolls the chart pane so that the first active leaf state is in view (a tall chart overflows). */
+function revealActive() {
+  const chart = $('chart')
+  const active = chart.querySelector('g.ss-active')
+  if (!active) return
+  const pane = chart.getBoundingClientRect()
+  const box = active.getBoundingClientRect()
+  if (box.top < pane.top || box.bottom > pane.bottom) {
+    chart.scrollTop += box.top - pane.top - (pane.height - box.height) / 2
+  }
+  if (box.left < pane.left || box.right > pane.right) {
+    chart.scrollLeft += box.left - pane.left - (pane.width - box.width) / 2
+  }
 }
 
 function setZoom(zoom) {
@@ -430,16 +446,27 @@ function setZoom(zoom) {
   $('chart').dataset.zoom = String(view.zoom)
 }
 
-/** Fits the chart's width to the pane, between 80% and 150% of Mermaid's size, so labels stay readable. */
+/** The zoom at which the whole chart fits the pane. */
+function fitZoom() {
+  const pane = $('chart')
+  return Math.min(
+    (pane.clientWidth - 16) / view.natural.width,
+    (pane.clientHeight - 16) / view.natural.height,
+  )
+}
+
+/**
+ * Fits the chart to the pane, between 80% and 150% of Mermaid's size so labels stay readable; a chart that
+ * is larger still scrolls, and the active state is scrolled into view.
+ */
 function fitChart() {
   if (!view.natural) return
-  const pane = $('chart')
-  setZoom(Math.max(0.8, Math.min(1.5, (pane.clientWidth - 16) / view.natural.width)))
+  setZoom(Math.max(0.8, Math.min(1.5, fitZoom())))
 }
 
 $('zoom-in').onclick = () => setZoom(view.zoom * 1.25)
 $('zoom-out').onclick = () => setZoom(view.zoom / 1.25)
-$('zoom-fit').onclick = () => setZoom(($('chart').clientWidth - 16) / view.natural.width)
+$('zoom-fit').onclick = () => setZoom(fitZoom())
 $('chart').addEventListener(
   'wheel',
   (e) => {
