@@ -45,9 +45,10 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 const MAX_REPLAYS = 16
 
 /**
- * Serves the lifecycle viewer: a local page that lists aggregate types and ids with search and, for one
- * aggregate, draws its statechart with a scrubber over its journal, highlighting the active states and
- * showing each event's payload, metadata and resulting context.
+ * Serves the lifecycle viewer: a local page that lists every aggregate (natural order, search, loaded as
+ * the list scrolls) and, for one aggregate, draws its statechart beside a clickable timeline of its journal,
+ * highlighting the active states and the transition each event took, and showing the context change, the
+ * payload and the metadata. The URL hash follows the viewer and moves it.
  *
  * @example
  * ```ts
