@@ -155,7 +155,9 @@ describe('the order-fulfilment demo', () => {
     })
     expect(lines.slice(0, 3)).toEqual(['order: chart ok', 'payment: chart ok', 'shipment: chart ok'])
     expect(lines[3]).toMatch(
-      new RegExp(`^journal audit: \\d+ streams, ${second.events.inJournal} events, 0 broken$`),
+      new RegExp(
+        `^journal audit: \\d+ streams, ${second.events.inJournal} events, 0 broken; snapshots: [1-9]\\d* checked, 0 of another version, 0 unusable$`,
+      ),
     )
     expect(code).toBe(0)
   })

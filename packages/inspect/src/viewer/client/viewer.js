@@ -14,11 +14,12 @@ const view = {
   pages: new Map(),
   position: 0,
   renderToken: 0,
+  listToken: 0,
   requests: 0,
   zoom: 1,
   natural: null,
   fullContext: false,
-  list: { total: 0, pages: new Map(), query: '' },
+  list: { total: 0, pages: new Map(), pageSize: 200 },
 }
 
 window.mermaid.initialize({
@@ -139,12 +140,12 @@ async function loadStreamPage(index) {
   if (list.pages.has(index) || list.loading?.has(index)) return
   list.loading ??= new Set()
   list.loading.add(index)
-  const query = list.query
   try {
     const data = await getJson(
       `/api/streams?${streamQuery({ offset: index * list.pageSize, limit: list.pageSize })}`,
     )
-    if (query !== list.query) return
+    // The search or the type filter changed meanwhile: this page belongs to a list no longer shown.
+    if (list !== view.list) return
     list.pages.set(index, data.streams)
     streamList.refresh()
   } finally {
@@ -154,10 +155,12 @@ async function loadStreamPage(index) {
 
 /** Reloads the list from the top (or around `focus`), with the type buttons and the count. */
 async function loadStreams(focus) {
-  const query = `${$('search').value}\u0000${view.type}`
   const extra = focus ? { focus } : {}
+  const token = ++view.listToken
   const data = await getJson(`/api/streams?${streamQuery(extra)}`)
-  view.list = { total: data.total, pages: new Map([[0, data.streams]]), pageSize: data.limit, query }
+  // A later search already answered: keep its list.
+  if (token !== view.listToken) return data
+  view.list = { total: data.total, pages: new Map([[0, data.streams]]), pageSize: data.limit }
   $('title').textContent = data.title
   $('types').replaceChildren(
     ...data.types.map((t) => {
@@ -191,7 +194,10 @@ const timeline = virtualList($('timeline'), EVENT_ROW, (i) => {
   const page = view.pages.get(pageOf(seqNr))
   const step = page?.settled?.find((s) => s.seqNr === seqNr)
   if (!step) {
-    if (!page) void stepAt(seqNr).then(() => timeline.refresh())
+    if (!page)
+      void stepAt(seqNr)
+        .then(() => timeline.refresh())
+        .catch(fail)
     return el('div', 'loading', `${seqNr} …`)
   }
   const row = el(
