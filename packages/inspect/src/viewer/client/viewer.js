@@ -17,6 +17,8 @@ window.mermaid.initialize({
   startOnLoad: false,
   securityLevel: 'strict',
   theme: 'neutral',
+  // At the top level: the flowchart setting alone leaves state names rendered as HTML.
+  htmlLabels: false,
   flowchart: { htmlLabels: false },
 })
 
@@ -97,22 +99,30 @@ function pageOf(seqNr) {
   return Math.floor((seqNr - 1) / view.aggregate.pageSize)
 }
 
-async function stepAt(seqNr) {
-  const index = pageOf(seqNr)
-  let page = view.pages.get(index)
-  if (!page) {
-    const from = index * view.aggregate.pageSize + 1
+/** The steps from `from` to the end of its page, or the first part of them when the server cut it by bytes. */
+function chunkAt(from, end) {
+  let chunk = view.pages.get(from)
+  if (!chunk) {
     const pid = encodeURIComponent(view.pid)
-    page = getJson(`/api/steps?pid=${pid}&from=${from}&limit=${view.aggregate.pageSize}`).then((b) => b.steps)
-    view.pages.set(index, page)
+    chunk = getJson(`/api/steps?pid=${pid}&from=${from}&limit=${end - from + 1}`)
+    view.pages.set(from, chunk)
     if (view.pages.size > MAX_CACHED_PAGES) view.pages.delete(view.pages.keys().next().value)
-    page.catch(() => view.pages.delete(index))
+    chunk.catch(() => view.pages.delete(from))
   }
-  const steps = await page
+  return chunk
+}
+
+async function stepAt(seqNr) {
+  const start = pageOf(seqNr) * view.aggregate.pageSize + 1
+  const end = start + view.aggregate.pageSize - 1
   // Deleted events leave gaps: show the last step at or before the position.
   let found
-  for (const s of steps) if (s.seqNr <= seqNr) found = s
-  return found
+  for (let from = start; ; ) {
+    const { steps, next } = await chunkAt(from, end)
+    for (const s of steps) if (s.seqNr <= seqNr) found = s
+    if (next === undefined || next > seqNr) return found
+    from = next
+  }
 }
 
 async function show(position) {
