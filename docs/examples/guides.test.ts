@@ -9,6 +9,13 @@ describe('guide examples run and print what their comments say', () => {
     ])
   })
 
+  it('security: size limits and back-pressure', async () => {
+    expect(await printedLines(import('./security.ts'))).toEqual([
+      'INVALID_INPUT: limits.maxPayloadBytes',
+      'refused 900 of 1000',
+    ])
+  })
+
   it('inspection: named chart, recorder and relay', async () => {
     expect(await printedLines(import('./inspection.ts'))).toEqual([
       'warnings: 0',

@@ -6,6 +6,8 @@ import {
   type AppendOutcome,
   type AppendRequest,
   ConcurrencyError,
+  checkEventLimits,
+  checkPersistenceId,
   createPollingReadJournal,
   type EventEnvelope,
   type EventPageSource,
@@ -13,6 +15,7 @@ import {
   type PollingReadJournalConfig,
   type ReadJournal,
   type ReplayOptions,
+  resolveInputLimits,
   toJson,
 } from '@statesource/core'
 import { Subject } from 'rxjs'
@@ -23,6 +26,8 @@ export class ArrayJournal implements Journal, EventPageSource {
   // In creation order, which is what persistenceIds() lists.
   readonly #streams = new Map<string, { highest: number; deletedTo: number }>()
   readonly #commits = new Subject<void>()
+  /** The size limits every journal enforces (the defaults here); the gateway checks ids against them too. */
+  readonly limits = resolveInputLimits(undefined, 'new ArrayJournal()')
 
   async append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     const outcomes: AppendOutcome[] = []
@@ -32,8 +37,14 @@ export class ArrayJournal implements Journal, EventPageSource {
         if (expectedSeqNr !== stream.highest) {
           throw new ConcurrencyError(persistenceId, expectedSeqNr, stream.highest)
         }
-        // Serialize every event before storing any: a bad payload fails its own request and writes nothing.
-        const copies = events.map((e) => JSON.parse(toJson([e.payload, e.metadata], `Event "${e.type}"`)))
+        checkPersistenceId(persistenceId, this.limits)
+        // Serialize and check every event before storing any: a bad or oversized one fails its own request.
+        const copies = events.map((e) => {
+          const payloadJson = toJson(e.payload, `Event "${e.type}" payload`)
+          const metadataJson = toJson(e.metadata, `Event "${e.type}" metadata`)
+          checkEventLimits(persistenceId, e, { payloadJson, metadataJson }, this.limits)
+          return [JSON.parse(payloadJson), JSON.parse(metadataJson)]
+        })
         const timestamp = Date.now()
         const envelopes = events.map(
           (e, i): EventEnvelope => ({
@@ -42,9 +53,9 @@ export class ArrayJournal implements Journal, EventPageSource {
             seqNr: stream.highest + i + 1,
             type: e.type,
             version: e.version,
-            payload: copies[i][0],
+            payload: copies[i]![0],
             tags: [...e.tags],
-            metadata: copies[i][1],
+            metadata: copies[i]![1],
             timestamp,
             writerId: 'array',
           }),

@@ -23,6 +23,7 @@ export type StatesourceErrorCode =
   | 'GATEWAY_STOPPED'
   | 'PROJECTION_FAILED'
   | 'SCHEMA_MISMATCH'
+  | 'OVERLOADED'
 
 /**
  * Base class of every error statesource throws or rejects with.
@@ -159,5 +160,30 @@ export class RecoveryError extends StatesourceError {
     options?: { cause?: unknown },
   ) {
     super('RECOVERY_FAILED', message, options)
+  }
+}
+
+/** Which bound of the gateway's command queue refused a command. */
+export type OverloadBound = 'maxPerAggregate' | 'maxTotal'
+
+/**
+ * The gateway refused a command at once because too many commands already wait: for this aggregate
+ * (`commandQueue.maxPerAggregate`) or in total (`commandQueue.maxTotal`). Nothing was written; retry later,
+ * with backoff.
+ */
+export class OverloadedError extends StatesourceError {
+  override readonly name = 'OverloadedError'
+  constructor(
+    readonly persistenceId: string,
+    readonly commandType: string,
+    readonly bound: OverloadBound,
+    readonly limit: number,
+  ) {
+    super(
+      'OVERLOADED',
+      bound === 'maxPerAggregate'
+        ? `Command "${commandType}" for "${persistenceId}" was refused: ${limit} commands already wait for "${persistenceId}" (commandQueue.maxPerAggregate). Nothing was written. Retry later with backoff, or raise the bound with the builder's commandQueue({ maxPerAggregate }).`
+        : `Command "${commandType}" for "${persistenceId}" was refused: the gateway already holds ${limit} commands (commandQueue.maxTotal). Nothing was written. Retry later with backoff, or raise the bound with the builder's commandQueue({ maxTotal }).`,
+    )
   }
 }

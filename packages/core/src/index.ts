@@ -31,15 +31,17 @@ export {
   isStatesourceError,
   JournalError,
   NotConfiguredError,
+  OverloadedError,
   RecoveryError,
   StatesourceError,
   TimeoutError,
   UnknownManifestError,
 } from './errors.ts'
-export type { RejectionSource, StatesourceErrorCode } from './errors.ts'
+export type { OverloadBound, RejectionSource, StatesourceErrorCode } from './errors.ts'
 
 // Gateway and repository
 export type {
+  CommandQueueLimits,
   GatewayConfig,
   PassivationConfig,
   RestartLimit,
@@ -190,6 +192,13 @@ export {
   InMemorySnapshotStore,
 } from './persistence/in-memory/in-memory-snapshot-store.ts'
 export type { Journal, ReplayOptions } from './persistence/journal.ts'
+export {
+  checkEventLimits,
+  checkPersistenceId,
+  DEFAULT_INPUT_LIMITS,
+  resolveInputLimits,
+} from './persistence/limits.ts'
+export type { InputLimits, ResolvedInputLimits } from './persistence/limits.ts'
 export type { OffsetStore } from './persistence/offset-store.ts'
 export { createPollingReadJournal } from './persistence/polling-read-journal.ts'
 export type { EventPageSource, PollingReadJournalConfig } from './persistence/polling-read-journal.ts'

@@ -268,8 +268,9 @@ describe.each(['thread', 'inline'] as const)('group commit (%s writer)', (writer
     ])
   })
 
-  it('stores hostile ids, tags and types exactly, including 10 kB ones', async () => {
-    const sqlite = await open()
+  it('stores hostile ids, tags and types exactly, including 10 kB ones (limits raised)', async () => {
+    const limits = { maxPersistenceIdBytes: 20_000, maxEventTypeBytes: 20_000, maxTagBytes: 20_000 }
+    const sqlite = await open(undefined, { limits })
     const hostile = [
       `'; DROP TABLE statesource_journal; --`,
       'quote " and \' and ` backtick; semicolon;',

@@ -5,6 +5,7 @@ import {
   isStatesourceError,
   type PollingReadJournalConfig,
   type ReadJournal,
+  resolveInputLimits,
   StatesourceError,
 } from '@statesource/core'
 import Database from 'better-sqlite3'
@@ -320,6 +321,7 @@ export class StatesourceSqlite {
 export async function openSqlite(path: string, options: SqliteOptions = {}): Promise<StatesourceSqlite> {
   const synchronous = validSynchronous(options.synchronous ?? 'NORMAL')
   const busyTimeoutMs = validCount(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs')
+  resolveInputLimits(options.limits, 'openSqlite(path, { limits })') // refused before anything is opened
   const where = `"${path}"`
   let db: Database.Database
   try {

@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { describeJournalContract } from '@statesource/core/testing'
+import { appendRequest, describeJournalContract, newEvent } from '@statesource/core/testing'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import { afterAll } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { fromKysely, openSqlite } from './open-sqlite.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-contract-'))
@@ -54,4 +54,25 @@ describeJournalContract('SQLite through fromKysely', async () => {
       await kysely.destroy()
     },
   }
+})
+
+describe('SQLite journal limits', () => {
+  it('takes raised limits from openSqlite and refuses invalid ones before opening the file', async () => {
+    const sqlite = await openSqlite(':memory:', { limits: { maxEventTypeBytes: 1_000 } })
+    try {
+      const [outcome] = await sqlite.journal.append([appendRequest('p', [newEvent('t'.repeat(900))])])
+      expect(outcome?.ok).toBe(true)
+      const [refused] = await sqlite.journal.append([appendRequest('q', [newEvent('t'.repeat(1_001))])])
+      expect(refused?.ok === false && refused.error.message).toContain(
+        'the limit is 1,000 (limits.maxEventTypeBytes). Nothing was written. Keep large data out of events (store a reference), or raise limits.maxEventTypeBytes (openSqlite(path, { limits })).',
+      )
+    } finally {
+      await sqlite.close()
+    }
+    const file = path.join(dir, 'never-created.db')
+    await expect(openSqlite(file, { limits: { maxTagsPerEvent: -1 } })).rejects.toThrow(
+      'limits.maxTagsPerEvent must be an integer of at least 1, got -1',
+    )
+    expect(fs.existsSync(file)).toBe(false)
+  })
 })

@@ -3,9 +3,12 @@ import {
   type AppendRequest,
   type EventEnvelope,
   type EventPageSource,
+  type InputLimits,
   type Journal,
   JournalError,
   type ReplayOptions,
+  type ResolvedInputLimits,
+  resolveInputLimits,
 } from '@statesource/core'
 import { type Observable, Subject } from 'rxjs'
 import {
@@ -42,6 +45,8 @@ export interface SqliteJournalConfig {
   maxBatchEvents?: number
   /** Clock for `timestamp`. Default `Date.now`. */
   now?: () => number
+  /** Size limits `append` enforces (payload, metadata, id, type and tags). Default `DEFAULT_INPUT_LIMITS`. */
+  limits?: InputLimits
 }
 
 /**
@@ -135,6 +140,8 @@ export class SqliteJournal implements Journal, EventPageSource {
   /** Queued events that are flushed at once rather than at the end of the turn. */
   readonly #flushAt: number
   readonly #commits = new Subject<SqliteCommit>()
+  /** The size limits `append` enforces. */
+  readonly limits: ResolvedInputLimits
   #queue: PendingCall[] = []
   #queuedEvents = 0
   #scheduled = false
@@ -161,6 +168,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     this.#appendSync =
       driver instanceof BetterSqliteDriver ? createAppendTransaction(driver.database, APPEND_SQL) : undefined
     this.#writerId = config.writerId
+    this.limits = resolveInputLimits(config.limits, 'openSqlite(path, { limits })')
     this.#now = config.now ?? Date.now
     this.#maxBatchEvents = Math.max(1, config.maxBatchEvents ?? 2000)
     this.#flushAt = thread ? Math.min(HAND_OFF_EVENTS, this.#maxBatchEvents) : this.#maxBatchEvents
@@ -196,7 +204,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     let events = 0
     for (const request of requests) {
       try {
-        const encoded = encodeRequest(request)
+        const encoded = encodeRequest(request, this.limits)
         slots.push(encoded)
         pending.push(encoded)
         events += encoded.events.length

@@ -26,6 +26,17 @@ export interface RestartLimit {
   readonly withinMs: number
 }
 
+/**
+ * Back-pressure: how many commands the gateway holds before it refuses new ones at once with an
+ * `OverloadedError` (`OVERLOADED`), so a flood turns into fast refusals instead of memory growth.
+ */
+export interface CommandQueueLimits {
+  /** Commands waiting for one aggregate (besides the one it is processing). Default 1,000. */
+  readonly maxPerAggregate?: number
+  /** Commands the gateway holds in total, waiting or being processed. Default 100,000. */
+  readonly maxTotal?: number
+}
+
 /** Everything the gateway actor needs. The builder fills it; it can also be built by hand. */
 export interface GatewayConfig {
   readonly aggregates: readonly AnyAggregate[]
@@ -45,6 +56,6 @@ export interface GatewayConfig {
   readonly logger?: Logger | undefined
   /** Stamped into every event's metadata as `writerId` when set. */
   readonly writerId?: string | undefined
-  /** Size limit of an aggregate id, in UTF-16 code units. Default 16,384. */
-  readonly maxIdLength?: number | undefined
+  /** Bounds of the command queues. Defaults: 1,000 per aggregate, 100,000 in total. */
+  readonly commandQueue?: CommandQueueLimits | undefined
 }

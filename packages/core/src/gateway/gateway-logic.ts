@@ -20,6 +20,7 @@ import {
   CommandRejectedError,
   ConcurrencyError,
   isStatesourceError,
+  OverloadedError,
   RecoveryError,
   StatesourceError,
 } from '../errors.ts'
@@ -36,6 +37,7 @@ import {
 import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
+import { checkPersistenceId, DEFAULT_INPUT_LIMITS, type ResolvedInputLimits } from '../persistence/limits.ts'
 import type { GatewayConfig } from './gateway-config.ts'
 import { RecoveryPermits } from './recovery-permits.ts'
 
@@ -118,6 +120,8 @@ export interface GatewayStats {
   failed: number
   passivated: number
   restarts: number
+  /** Commands refused at once because a command-queue bound was reached (`OVERLOADED`). */
+  overloaded: number
 }
 
 /**
@@ -187,6 +191,7 @@ export class GatewayRuntime {
     failed: 0,
     passivated: 0,
     restarts: 0,
+    overloaded: 0,
   }
   readonly #entities = new Map<string, Entity>()
   readonly #health = new Map<string, Health>()
@@ -196,7 +201,11 @@ export class GatewayRuntime {
   readonly #idleMs: number
   readonly #maxLive: number
   readonly #dedupeWindow: number
-  readonly #maxIdLength: number
+  readonly #limits: ResolvedInputLimits
+  readonly #maxPerAggregate: number
+  readonly #maxTotal: number
+  /** Commands admitted and not answered yet (waiting or processing): the total the queue bound counts. */
+  #held = 0
   readonly #restartLimit: { maxRestarts: number; withinMs: number }
   readonly #inFlight = new Set<Promise<unknown>>()
   // Extensions: actor-logic interceptors are asked through the mailbox; their answers resolve these.
@@ -224,7 +233,9 @@ export class GatewayRuntime {
     this.#idleMs = config.passivation?.idleTimeoutMs ?? 600_000
     this.#maxLive = config.passivation?.maxLive ?? 100_000
     this.#dedupeWindow = config.dedupeWindow ?? 100
-    this.#maxIdLength = config.maxIdLength ?? 16_384
+    this.#limits = config.journal.limits ?? DEFAULT_INPUT_LIMITS
+    this.#maxPerAggregate = config.commandQueue?.maxPerAggregate ?? 1_000
+    this.#maxTotal = config.commandQueue?.maxTotal ?? 100_000
     this.#restartLimit = config.restartLimit ?? { maxRestarts: 3, withinMs: 60_000 }
     this.#interceptors = (config.interceptors ?? []).map((interceptor) => {
       if ('intercept' in interceptor && typeof interceptor.intercept === 'function') return interceptor
@@ -356,14 +367,20 @@ export class GatewayRuntime {
         options: { ...options, metadata: { ...options.metadata, correlationId: this.#nextCorrelationId() } },
       }
     }
-    if (!this.#accepting) return this.#reply(message, gatewayStopped())
+    if (!this.#accepting) return this.#deliver(message, gatewayStopped())
     const problem = this.#validateMessage(message)
-    if (problem) return this.#reply(message, problem)
+    if (problem) return this.#deliver(message, problem)
     const aggregate = this.#aggregates.get(message.aggregateType)!
     const pid = aggregate.persistenceId(message.id)
+    try {
+      // The journal would refuse it after recovery and decide: refuse it before anything is queued.
+      checkPersistenceId(pid, this.#limits)
+    } catch (error) {
+      return this.#deliver(message, error as StatesourceError)
+    }
     const health = this.#health.get(pid)
     if (health && health.failingUntil > Date.now()) {
-      return this.#reply(
+      return this.#deliver(
         message,
         new StatesourceError(
           'AGGREGATE_FAILING',
@@ -380,6 +397,22 @@ export class GatewayRuntime {
         commandId: message.options?.commandId,
       })
     let entity = this.#entities.get(pid)
+    // Back-pressure: refuse at once rather than queue without bound.
+    if (entity && entity.queue.length >= this.#maxPerAggregate) {
+      this.stats.overloaded++
+      return this.#deliver(
+        message,
+        new OverloadedError(pid, message.command.type, 'maxPerAggregate', this.#maxPerAggregate),
+      )
+    }
+    if (this.#held >= this.#maxTotal) {
+      this.stats.overloaded++
+      return this.#deliver(
+        message,
+        new OverloadedError(pid, message.command.type, 'maxTotal', this.#maxTotal),
+      )
+    }
+    this.#held++
     if (entity) {
       // Move to the most recently used end.
       this.#entities.delete(pid)
@@ -405,12 +438,6 @@ export class GatewayRuntime {
       return new StatesourceError(
         'INVALID_INPUT',
         `The aggregate id must be a non-empty string, got ${JSON.stringify(message.id)}.`,
-      )
-    }
-    if (message.id.length > this.#maxIdLength) {
-      return new StatesourceError(
-        'INVALID_INPUT',
-        `The aggregate id is ${message.id.length} characters long; the limit is ${this.#maxIdLength} (gateway maxIdLength).`,
       )
     }
     const command = message.command as unknown
@@ -985,6 +1012,9 @@ export class GatewayRuntime {
     if (waiting.length > 0 && this.#accepting) {
       const fresh = this.#createEntity(entity.aggregate, entity.id, entity.pid)
       fresh.queue.push(...waiting)
+    } else {
+      // Stopping: nothing will process them, so answer them rather than leave their callers waiting.
+      for (const message of waiting) this.#reply(message, gatewayStopped())
     }
   }
 
@@ -1017,6 +1047,8 @@ export class GatewayRuntime {
       this.#stopChild(entity)
       this.#entities.delete(entity.pid)
       this.stats.live--
+      // Admitted again by #accept (or refused there as failing): no longer held as they were.
+      this.#held -= waiting.length
       for (const m of waiting) this.#accept(m)
       return
     }
@@ -1220,7 +1252,14 @@ export class GatewayRuntime {
     }
   }
 
+  /** Answers an admitted command (one the gateway held). */
   #reply(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+    this.#held--
+    this.#deliver(message, result)
+  }
+
+  /** Sends the answer; commands refused at intake are answered here directly, as they were never held. */
+  #deliver(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
     try {
       if (message.reply) message.reply(result)
       else if (message.replyTo) {

@@ -1,4 +1,5 @@
 import type { AppendOutcome, AppendRequest, EventEnvelope } from './envelope.ts'
+import type { ResolvedInputLimits } from './limits.ts'
 
 /** Options of {@link Journal.replay}. */
 export interface ReplayOptions {
@@ -19,6 +20,8 @@ export interface ReplayOptions {
  * requests for many streams; a request whose `expectedSeqNr` does not match fails alone with a
  * {@link ConcurrencyError} (or a serialization error) and the others still succeed. The returned promise
  * rejects only when the whole call failed (a {@link JournalError}), in which case nothing was written.
+ * A request that breaks a size limit (`checkEventLimits`, `checkPersistenceId`) fails alone with
+ * `INVALID_INPUT`.
  */
 export interface Journal {
   append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]>
@@ -28,6 +31,11 @@ export interface Journal {
   highestSeqNr(persistenceId: string): Promise<number>
   /** Deletes events up to and including `toSeqNr`. The highest sequence number never goes down. */
   deleteTo(persistenceId: string, toSeqNr: number): Promise<void>
+  /**
+   * The size limits `append` enforces (see {@link InputLimits}). The gateway checks persistence ids against
+   * them at intake; without them it uses {@link DEFAULT_INPUT_LIMITS}.
+   */
+  readonly limits?: ResolvedInputLimits
   /** Releases resources (timers, connections). Further calls fail. */
   close?(): Promise<void>
 }

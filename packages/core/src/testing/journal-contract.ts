@@ -136,13 +136,68 @@ export function describeJournalContract(
       })
 
       it('stores hostile ids and tags exactly', async () => {
-        const id = `'; drop table journal; --"\u{1F600}\u0000x${'é'.repeat(5000)}`
-        const tag = `t'ag"; ${'ü'.repeat(5000)}`
+        // As long as the default limits allow: 1,024 bytes of id, 256 bytes of tag.
+        const id = `'; drop table journal; --"\u{1F600}\u0000x${'é'.repeat(480)}`
+        const tag = `t'ag"; ${'ü'.repeat(120)}`
         await appendOk(subject.journal, appendRequest(id, [newEvent('x', {}, { tags: [tag] })]))
         expect((await subject.journal.replay(id))[0]?.persistenceId).toBe(id)
         const byTag = await lastValueFrom(subject.readJournal.currentEventsByTag(tag).pipe(toArray()))
         expect(byTag.map((e) => e.persistenceId)).toEqual([id])
         expect(byTag[0]?.tags).toContain(tag)
+      })
+    })
+
+    describe('size limits', () => {
+      it('refuses each request beyond a default limit alone, naming the limit, and writes nothing of it', async () => {
+        const journal = subject.journal
+        const outcomes = await journal.append([
+          appendRequest('big-payload', [newEvent('x', { s: 'x'.repeat(1_048_577) })]),
+          appendRequest('big-metadata', [newEvent('x', {}, { metadata: { note: 'm'.repeat(65_537) } })]),
+          appendRequest(`order|${'i'.repeat(1_019)}`, [newEvent('x')]),
+          // 129 two-byte characters: 258 bytes, over 256 although only 129 characters long.
+          appendRequest('long-type', [newEvent('é'.repeat(129))]),
+          appendRequest('long-tag', [newEvent('x', {}, { tags: ['t'.repeat(257)] })]),
+          appendRequest('many-tags', [
+            newEvent('x', {}, { tags: Array.from({ length: 65 }, (_, i) => `t${i}`) }),
+          ]),
+          appendRequest('fine', [newEvent('x', { s: 'x'.repeat(1_000_000) }, { tags: ['é'.repeat(128)] })]),
+        ])
+        expect(outcomes.map((o) => o.ok)).toEqual([false, false, false, false, false, false, true])
+        const messages = outcomes.flatMap((o) => (o.ok ? [] : [o.error]))
+        for (const error of messages) expect(isStatesourceError(error, 'INVALID_INPUT')).toBe(true)
+        expect(messages.map((e) => /limits\.(\w+)/.exec(e.message)?.[1])).toEqual([
+          'maxPayloadBytes',
+          'maxMetadataBytes',
+          'maxPersistenceIdBytes',
+          'maxEventTypeBytes',
+          'maxTagBytes',
+          'maxTagsPerEvent',
+        ])
+        expect(messages[0]!.message).toContain('1,048,585 bytes; the limit is 1,048,576')
+        expect(messages[0]!.message).toMatch(/raise limits\.maxPayloadBytes \(.+\)/)
+        for (const pid of ['big-payload', 'big-metadata', 'long-type', 'long-tag', 'many-tags']) {
+          expect(await journal.highestSeqNr(pid)).toBe(0)
+        }
+        expect(await journal.highestSeqNr('fine')).toBe(1)
+        expect(journal.limits).toMatchObject({ maxPayloadBytes: 1_048_576, maxPersistenceIdBytes: 1_024 })
+      })
+
+      it('refuses far oversized input: an 8 MiB payload, a 1 MB type and tag, a 5 MB persistence id', async () => {
+        const outcomes = await subject.journal.append([
+          appendRequest('p', [newEvent('x', { blob: 'b'.repeat(8 * 1024 * 1024) })]),
+          appendRequest('p', [newEvent('t'.repeat(1_000_000))]),
+          appendRequest('p', [newEvent('x', {}, { tags: ['g'.repeat(1_000_000)] })]),
+          appendRequest('i'.repeat(5_000_000), [newEvent('x')]),
+        ])
+        expect(outcomes.map((o) => !o.ok && isStatesourceError(o.error, 'INVALID_INPUT'))).toEqual([
+          true,
+          true,
+          true,
+          true,
+        ])
+        // The message quotes at most 80 characters of the oversized value.
+        for (const o of outcomes) if (!o.ok) expect(o.error.message.length).toBeLessThan(600)
+        expect(await subject.journal.highestSeqNr('p')).toBe(0)
       })
     })
 

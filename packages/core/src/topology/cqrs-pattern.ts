@@ -7,6 +7,7 @@ import { type Interceptor, type InterceptorFn, toInterceptor } from '../extensio
 import { type Listener, type ListenerFn, toListener } from '../extensions/listener.ts'
 import { type TapConfig, TapHub } from '../extensions/tap.ts'
 import type {
+  CommandQueueLimits,
   GatewayConfig,
   PassivationConfig,
   RestartLimit,
@@ -15,6 +16,7 @@ import type {
 import { createGatewayLogic, type GatewayLogic } from '../gateway/gateway-logic.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { Journal } from '../persistence/journal.ts'
+import { DEFAULT_INPUT_LIMITS } from '../persistence/limits.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
 import type { SnapshotStore } from '../persistence/snapshot-store.ts'
@@ -65,6 +67,7 @@ export interface CqrsSettings {
   taps: TapConfig[]
   passivation: PassivationConfig
   restartLimit: RestartLimit
+  commandQueue: CommandQueueLimits
   logger: Logger
 }
 
@@ -116,6 +119,7 @@ export class CqrsBuilder {
       taps: [],
       passivation: {},
       restartLimit: { maxRestarts: 3, withinMs: 60_000 },
+      commandQueue: {},
       logger: consoleLogger,
     }
   }
@@ -271,6 +275,20 @@ export class CqrsBuilder {
     return this
   }
 
+  /**
+   * Back-pressure: how many commands may wait for one aggregate (default 1,000) and how many the gateway
+   * holds in total (default 100,000). Beyond either, `send` rejects at once with an `OverloadedError`.
+   *
+   * @example
+   * ```ts
+   * builder.commandQueue({ maxPerAggregate: 100, maxTotal: 10_000 })
+   * ```
+   */
+  commandQueue(limits: CommandQueueLimits): this {
+    this.settings.commandQueue = { ...this.settings.commandQueue, ...limits }
+    return this
+  }
+
   /** Where failures of listeners, taps, snapshots and readers are reported. Default: console. */
   logger(logger: Logger): this {
     this.settings.logger = logger
@@ -316,6 +334,9 @@ export class CqrsBuilder {
       positiveInt(s.passivation.idleTimeoutMs, 'passivation.idleTimeoutMs')
     if (s.passivation.maxLive !== undefined) positiveInt(s.passivation.maxLive, 'passivation.maxLive')
     if (s.readerRetry) positiveInt(s.readerRetry.maxAttempts, 'readerRetry.maxAttempts')
+    if (s.commandQueue.maxPerAggregate !== undefined)
+      positiveInt(s.commandQueue.maxPerAggregate, 'commandQueue.maxPerAggregate')
+    if (s.commandQueue.maxTotal !== undefined) positiveInt(s.commandQueue.maxTotal, 'commandQueue.maxTotal')
     const tapNames = new Set<string>()
     for (const t of s.taps) {
       if (tapNames.has(t.name))
@@ -385,6 +406,7 @@ export class CqrsTopology {
       recoveryPermits: settings.recoveryPermits,
       passivation: settings.passivation,
       restartLimit: settings.restartLimit,
+      commandQueue: settings.commandQueue,
       dedupeWindow: settings.dedupeWindow,
       codecs,
       interceptors: settings.interceptors,
@@ -443,6 +465,11 @@ export class CqrsTopology {
         maxLive: s.passivation.maxLive ?? 100_000,
       },
       restartLimit: s.restartLimit,
+      commandQueue: {
+        maxPerAggregate: s.commandQueue.maxPerAggregate ?? 1_000,
+        maxTotal: s.commandQueue.maxTotal ?? 100_000,
+      },
+      limits: s.journal.limits ?? DEFAULT_INPUT_LIMITS,
     }
   }
 

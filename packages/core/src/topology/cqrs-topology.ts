@@ -1,4 +1,5 @@
 import type { SnapshotPolicy } from '../gateway/gateway-config.ts'
+import type { ResolvedInputLimits } from '../persistence/limits.ts'
 import type { ReaderRetry } from './cqrs-pattern.ts'
 
 /** A plain, JSON-safe description of a topology: what `CqrsTopology.describe()` returns. */
@@ -37,4 +38,7 @@ export interface CqrsTopologyDescription {
   }[]
   readonly passivation: { readonly idleTimeoutMs: number; readonly maxLive: number }
   readonly restartLimit: { readonly maxRestarts: number; readonly withinMs: number }
+  readonly commandQueue: { readonly maxPerAggregate: number; readonly maxTotal: number }
+  /** The size limits the journal enforces (and the gateway checks ids against at intake). */
+  readonly limits: ResolvedInputLimits
 }

@@ -49,7 +49,8 @@ const USAGE = `statesource: Stately tooling for statesource
       running inspector server (startInspectorRelay, @statelyai/inspect/server) and exits.
 
 <module> is a .ts or .js file exporting aggregates (defineAggregate results, as named exports or an
-array), and optionally an EventCodecRegistry named "codecs".`
+array), and optionally an EventCodecRegistry named "codecs". It is imported, so its code runs: pass only
+your own.`
 
 /**
  * Imports a module and collects the aggregates it exports (named exports, or arrays of them, or a default
@@ -60,7 +61,8 @@ array), and optionally an EventCodecRegistry named "codecs".`
  * const { aggregates, codecs } = await loadAggregates('./src/aggregates.ts')
  * ```
  *
- * @remarks TypeScript modules load when tsx is registered, as the `statesource` bin does.
+ * @remarks TypeScript modules load when tsx is registered, as the `statesource` bin does. The module is
+ * imported, so its top-level code runs with the caller's rights: load only your own code.
  */
 export async function loadAggregates(path: string, cwd: string = process.cwd()): Promise<LoadedAggregates> {
   const file = resolve(cwd, path)

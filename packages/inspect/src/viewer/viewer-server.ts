@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type AnyAggregate, type EventCodecRegistry, StatesourceError } from '@statesource/core'
+import { authorityAllowed, isLoopback, isLoopbackName } from '../http/host-check.ts'
 import { type JournalSource, splitPersistenceId } from '../journal/journal-source.ts'
 import { chartFor, LifecycleReplay } from './lifecycle-replay.ts'
 
@@ -21,6 +22,11 @@ export interface ViewerConfig {
   readonly host?: string
   /** Events per page the page loads (and per replay checkpoint). Default 200, at most 2,000. */
   readonly pageSize?: number
+  /**
+   * A page of events is also cut at about this many bytes of JSON (at least one event per page), so pages of
+   * large events stay small. Default 4,194,304 (4 MiB).
+   */
+  readonly pageBytes?: number
   /** How many streams one request of the list returns (the page loads more as it scrolls). Default 200. */
   readonly maxListed?: number
   /** Page title. Default `'statesource lifecycle viewer'`. */
@@ -45,6 +51,24 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 const MAX_REPLAYS = 16
 
 /**
+ * What the page may load: its own script, style and data, Mermaid's inline SVG styles, nothing from elsewhere,
+ * and no framing by other sites.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  // Mermaid writes <style> elements and style attributes into the SVG it draws.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+/**
  * Serves the lifecycle viewer: a local page that lists every aggregate (natural order, search, loaded as
  * the list scrolls) and, for one aggregate, draws its statechart beside a clickable timeline of its journal,
  * highlighting the active states and the transition each event took, and showing the context change, the
@@ -59,8 +83,13 @@ const MAX_REPLAYS = 16
  *
  * @remarks
  * Listens on loopback only and needs no network: the page, its script and the Mermaid bundle are served
- * from this package and `node_modules`. Events are read and replayed in pages of `pageSize`, with the
- * replayed state kept at each page boundary, so a 10,000-event history opens as fast as a short one.
+ * from this package and `node_modules`. Events are read and replayed in pages of `pageSize` (cut at
+ * `pageBytes`), with the replayed state kept at each page boundary, so a 10,000-event history opens as fast
+ * as a short one.
+ *
+ * Every answer carries a Content-Security-Policy (`default-src 'self'`, `frame-ancestors 'none'`). A request
+ * whose `Host` is not a loopback name or address with the viewer's port gets `421 Misdirected Request`, so a
+ * web page that rebinds its own name to 127.0.0.1 cannot read the journal.
  */
 export async function startViewer(config: ViewerConfig): Promise<Viewer> {
   const host = config.host ?? '127.0.0.1'
@@ -76,6 +105,10 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
       'INVALID_INPUT',
       `pageSize must be an integer from 1 to 2000, got ${pageSize}.`,
     )
+  }
+  const pageBytes = config.pageBytes ?? 4 * 1024 * 1024
+  if (!Number.isSafeInteger(pageBytes) || pageBytes < 1) {
+    throw new StatesourceError('INVALID_INPUT', `pageBytes must be a positive integer, got ${pageBytes}.`)
   }
   const maxListed = config.maxListed ?? 200
   const port = config.port ?? 0
@@ -162,14 +195,24 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
         const pid = required(query, 'pid')
         const from = integer(query, 'from', 1)
         const limit = Math.min(integer(query, 'limit', pageSize), pageSize)
-        return { steps: await replayOf(pid).steps(from, limit) }
+        return cutAtBytes(await replayOf(pid).steps(from, limit), pageBytes)
       }
       default:
         return undefined
     }
   }
 
+  let listeningPort = port
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const host = req.headers.host
+    if (host === undefined || !authorityAllowed(host, listeningPort, isLoopbackName)) {
+      return send(
+        res,
+        421,
+        'text/plain; charset=utf-8',
+        'Misdirected request: the viewer answers only to a loopback host name with its port.',
+      )
+    }
     const url = new URL(req.url ?? '/', 'http://viewer')
     if (req.method !== 'GET') return send(res, 405, 'text/plain', 'Only GET is served.')
     const asset = ASSETS[url.pathname]
@@ -209,6 +252,7 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
     server.listen(port, host, resolve)
   })
   const address = server.address() as AddressInfo
+  listeningPort = address.port
   const authority =
     address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`
   return {
@@ -221,8 +265,21 @@ export async function startViewer(config: ViewerConfig): Promise<Viewer> {
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === '::1' || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+/**
+ * A page of steps cut before the step that would take it over `maxBytes` of JSON (a first step larger than
+ * that still goes alone); `next` is the sequence number the rest starts at.
+ */
+function cutAtBytes<T extends { seqNr: number }>(
+  steps: T[],
+  maxBytes: number,
+): { steps: T[]; next?: number } {
+  let bytes = 0
+  for (let i = 0; i < steps.length; i++) {
+    const size = Buffer.byteLength(JSON.stringify(steps[i]))
+    if (i > 0 && bytes + size > maxBytes) return { steps: steps.slice(0, i), next: steps[i]!.seqNr }
+    bytes += size
+  }
+  return { steps }
 }
 
 function required(query: URLSearchParams, name: string): string {
@@ -285,6 +342,8 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
     'content-type': type,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    'content-security-policy': CONTENT_SECURITY_POLICY,
+    'referrer-policy': 'no-referrer',
   })
   res.end(body)
 }

@@ -4,6 +4,13 @@ import { toJson } from '../../internal/json.ts'
 import type { AppendOutcome, AppendRequest, EventEnvelope } from '../envelope.ts'
 import type { Journal, ReplayOptions } from '../journal.ts'
 import {
+  checkEventLimits,
+  checkPersistenceId,
+  type InputLimits,
+  type ResolvedInputLimits,
+  resolveInputLimits,
+} from '../limits.ts'
+import {
   createPollingReadJournal,
   type EventPageSource,
   type PollingReadJournalConfig,
@@ -22,6 +29,8 @@ export interface InMemoryJournalConfig {
   writerId?: string
   /** Clock for `timestamp`. Default `Date.now`. */
   now?: () => number
+  /** Size limits `append` enforces. Default {@link DEFAULT_INPUT_LIMITS}. */
+  limits?: InputLimits
 }
 
 /**
@@ -41,11 +50,14 @@ export class InMemoryJournal implements Journal, EventPageSource {
   readonly #commits = new Subject<void>()
   readonly #writerId: string
   readonly #now: () => number
+  /** The size limits `append` enforces. */
+  readonly limits: ResolvedInputLimits
   #closed = false
 
   constructor(config: InMemoryJournalConfig = {}) {
     this.#writerId = config.writerId ?? 'in-memory'
     this.#now = config.now ?? Date.now
+    this.limits = resolveInputLimits(config.limits, 'createInMemoryJournal({ limits })')
   }
 
   /** Emits after every append that stored at least one event. */
@@ -60,19 +72,23 @@ export class InMemoryJournal implements Journal, EventPageSource {
     const seen = new Map<string, number>()
     for (const request of requests) {
       try {
+        checkPersistenceId(request.persistenceId, this.limits)
         const stream = this.#streams.get(request.persistenceId)
         const current = seen.get(request.persistenceId) ?? highest(stream)
         if (request.expectedSeqNr !== current) {
           throw new ConcurrencyError(request.persistenceId, request.expectedSeqNr, current)
         }
         // Serialize everything before touching state, so a bad payload writes nothing.
-        const copies = request.events.map((event, i) => ({
-          payload: JSON.parse(toJson(event.payload, `Event "${event.type}" payload`)) as unknown,
-          metadata: JSON.parse(
-            toJson(event.metadata, `Event "${event.type}" metadata`),
-          ) as EventEnvelope['metadata'],
-          seqNr: current + i + 1,
-        }))
+        const copies = request.events.map((event, i) => {
+          const payloadJson = toJson(event.payload, `Event "${event.type}" payload`)
+          const metadataJson = toJson(event.metadata, `Event "${event.type}" metadata`)
+          checkEventLimits(request.persistenceId, event, { payloadJson, metadataJson }, this.limits)
+          return {
+            payload: JSON.parse(payloadJson) as unknown,
+            metadata: JSON.parse(metadataJson) as EventEnvelope['metadata'],
+            seqNr: current + i + 1,
+          }
+        })
         const target = stream ?? this.#createStream(request.persistenceId)
         const timestamp = this.#now()
         const envelopes = request.events.map((event, i) => {

@@ -26,6 +26,8 @@ window.mermaid.initialize({
   startOnLoad: false,
   securityLevel: 'strict',
   theme: 'neutral',
+  // At the top level: the flowchart setting alone leaves state names rendered as HTML.
+  htmlLabels: false,
   flowchart: { htmlLabels: false },
 })
 
@@ -270,13 +272,10 @@ async function stepAt(seqNr) {
   let page = view.pages.get(index)
   if (!page) {
     const from = index * view.aggregate.pageSize + 1
-    const pid = encodeURIComponent(view.pid)
-    const loading = getJson(`/api/steps?pid=${pid}&from=${from}&limit=${view.aggregate.pageSize}`).then(
-      (b) => {
-        page.settled = b.steps
-        return b.steps
-      },
-    )
+    const loading = loadSteps(from, from + view.aggregate.pageSize - 1).then((steps) => {
+      page.settled = steps
+      return steps
+    })
     page = { loading, settled: undefined }
     view.pages.set(index, page)
     if (view.pages.size > MAX_CACHED_PAGES) view.pages.delete(view.pages.keys().next().value)
@@ -287,6 +286,18 @@ async function stepAt(seqNr) {
   let found
   for (const s of steps) if (s.seqNr <= seqNr) found = s
   return found
+}
+
+/** The steps from `from` to `end`, in as many requests as the server needs to keep each under its byte cut. */
+async function loadSteps(from, end) {
+  const pid = encodeURIComponent(view.pid)
+  const steps = []
+  for (let at = from; at !== undefined && at <= end; ) {
+    const body = await getJson(`/api/steps?pid=${pid}&from=${at}&limit=${end - at + 1}`)
+    steps.push(...body.steps)
+    at = body.next
+  }
+  return steps
 }
 
 async function show(position) {
