@@ -30,6 +30,7 @@ export {
   ConcurrencyError,
   isStatesourceError,
   JournalError,
+  JournalOutcomeUnknownError,
   NotConfiguredError,
   RecoveryError,
   StatesourceError,

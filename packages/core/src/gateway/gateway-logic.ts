@@ -36,6 +36,7 @@ import {
 import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
+import { CQRS_DEFAULTS } from '../defaults.ts'
 import type { GatewayConfig } from './gateway-config.ts'
 import { RecoveryPermits } from './recovery-permits.ts'
 
@@ -76,6 +77,11 @@ export interface GatewayCommandEvent {
   readonly reply?: (result: SendResult | StatesourceError) => void
   /** Or: an actor that receives `{ type: 'statesource.reply', result }` / `{ type: 'statesource.failure', error }`. */
   readonly replyTo?: AnyActorRef
+  /**
+   * Asked just before the command starts: `true` (its caller timed out) drops it, and it writes nothing.
+   * The repository sets it; a command without it runs whenever its turn comes.
+   */
+  readonly expired?: () => boolean
 }
 
 type InternalEvent =
@@ -207,13 +213,13 @@ export class GatewayRuntime {
 
   constructor(readonly config: GatewayConfig) {
     for (const aggregate of config.aggregates) this.#aggregates.set(aggregate.type, aggregate)
-    this.#permits = new RecoveryPermits(config.recoveryPermits ?? 8)
+    this.#permits = new RecoveryPermits(config.recoveryPermits ?? CQRS_DEFAULTS.recoveryPermits)
     this.#logger = config.logger ?? consoleLogger
-    this.#idleMs = config.passivation?.idleTimeoutMs ?? 600_000
-    this.#maxLive = config.passivation?.maxLive ?? 100_000
-    this.#dedupeWindow = config.dedupeWindow ?? 100
-    this.#maxIdLength = config.maxIdLength ?? 16_384
-    this.#restartLimit = config.restartLimit ?? { maxRestarts: 3, withinMs: 60_000 }
+    this.#idleMs = config.passivation?.idleTimeoutMs ?? CQRS_DEFAULTS.idleTimeoutMs
+    this.#maxLive = config.passivation?.maxLive ?? CQRS_DEFAULTS.maxLive
+    this.#dedupeWindow = config.dedupeWindow ?? CQRS_DEFAULTS.dedupeWindow
+    this.#maxIdLength = config.maxIdLength ?? CQRS_DEFAULTS.maxIdLength
+    this.#restartLimit = config.restartLimit ?? CQRS_DEFAULTS.restartLimit
     this.#interceptors = (config.interceptors ?? []).map((interceptor) => {
       if ('intercept' in interceptor && typeof interceptor.intercept === 'function') return interceptor
       const actor = interceptor as ActorInterceptor
@@ -355,7 +361,7 @@ export class GatewayRuntime {
         message,
         new StatesourceError(
           'AGGREGATE_FAILING',
-          `Aggregate "${pid}" failed ${this.#restartLimit.maxRestarts} times within ${this.#restartLimit.withinMs} ms and is refused until ${new Date(health.failingUntil).toISOString()}. Check the logs for its errors (a throwing action in its machine?).`,
+          `Aggregate "${pid}" failed ${this.#restartLimit.maxRestarts + 1} times within ${this.#restartLimit.withinMs} ms (restartLimit.maxRestarts is ${this.#restartLimit.maxRestarts}) and is refused until ${new Date(health.failingUntil).toISOString()}. Check the logs for its errors (a throwing action in its machine?).`,
         ),
       )
     }
@@ -596,6 +602,10 @@ export class GatewayRuntime {
         this.#reply(message, aborted(entity.pid, message.command.type))
         continue
       }
+      if (message.expired?.()) {
+        this.#reply(message, droppedOnTimeout(entity.pid, message.command.type))
+        continue
+      }
       entity.phase = 'busy'
       this.#processing++ // #process counts it down when it ends
       void this.#process(entity, message)
@@ -668,6 +678,7 @@ export class GatewayRuntime {
         metadata,
       })
       if (events.length === 0) {
+        // Nothing goes to the journal, so this id is remembered in memory only, while the aggregate is live.
         if (options.commandId !== undefined && hash !== undefined) {
           entity.dedupe ??= new Map()
           entity.dedupe.set(options.commandId, { hash, fromSeqNr: 1, toSeqNr: 0, ordering: 0 })
@@ -756,24 +767,19 @@ export class GatewayRuntime {
             ? { source: failure.source, rejectedBy: failure.rejectedBy }
             : {}),
         })
-      this.config.taps?.hasCommandTaps &&
-        this.config.taps.publishCommand({
-          aggregateType: aggregate.type,
-          id: entity.id,
-          persistenceId: pid,
-          command,
-          metadata,
-          outcome: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
-          error: failure,
-        })
-      this.#finish(entity, message, failure)
+      this.#finish(entity, message, failure, metadata)
     } finally {
       this.#processing--
     }
   }
 
-  #finish(entity: Entity, message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
-    this.#reply(message, result)
+  #finish(
+    entity: Entity,
+    message: GatewayCommandEvent,
+    result: SendResult | StatesourceError,
+    metadata?: EventMetadata,
+  ): void {
+    this.#reply(message, result, metadata)
     if (this.#entities.get(entity.pid) === entity && entity.phase === 'busy') {
       entity.phase = 'ready'
       entity.lastUsed = Date.now()
@@ -950,16 +956,17 @@ export class GatewayRuntime {
       correlationId: event.work.metadata.correlationId,
     })
     if (!entity || entity.generation !== event.generation) {
-      this.#reply(event.work.message, failure)
+      this.#reply(event.work.message, failure, event.work.metadata)
       return
     }
     if (failure.code === 'SERIALIZATION_FAILED' || failure.code === 'INVALID_INPUT') {
       // Nothing was written and memory was not touched: the entity stays valid.
-      this.#finish(entity, event.work.message, failure)
+      this.#finish(entity, event.work.message, failure, event.work.metadata)
       return
     }
-    // A conflict or a journal failure: memory may be behind the journal. Drop and recover afresh.
-    this.#reply(event.work.message, failure)
+    // A conflict, a journal failure or an unknown outcome: memory may be behind the journal. Drop and
+    // recover afresh, so that a retry with the same commandId finds the first attempt if it committed.
+    this.#reply(event.work.message, failure, event.work.metadata)
     this.#replaceEntity(entity)
   }
 
@@ -1024,21 +1031,25 @@ export class GatewayRuntime {
       state: {
         format: SNAPSHOT_FORMAT,
         machine: entity.aggregate.runtime.persist(entity.state),
-        dedupe: entity.dedupe ? [...entity.dedupe] : [],
+        // Only ids whose events the journal holds: the in-memory note of a command that wrote nothing is
+        // not made durable by a snapshot (repository.md states what is remembered, and for how long).
+        dedupe: entity.dedupe ? [...entity.dedupe].filter(([, seen]) => seen.toSeqNr >= seen.fromSeqNr) : [],
       },
       machineVersion: entity.aggregate.version,
       timestamp: Date.now(),
     }
     this.#track(
-      store.save(snapshot, { keepLast: this.config.snapshotKeepLast ?? 1 }).catch((error) => {
-        this.#logger.warn(
-          `Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`,
-          {
-            persistenceId: entity.pid,
-            error,
-          },
-        )
-      }),
+      store
+        .save(snapshot, { keepLast: this.config.snapshotKeepLast ?? CQRS_DEFAULTS.snapshotKeepLast })
+        .catch((error) => {
+          this.#logger.warn(
+            `Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`,
+            {
+              persistenceId: entity.pid,
+              error,
+            },
+          )
+        }),
     )
   }
 
@@ -1139,7 +1150,7 @@ export class GatewayRuntime {
         new Error('its actor is not running (actor interceptors need the gateway to be started)'),
       )
     }
-    const timeoutMs = interceptor.timeoutMs ?? 5_000
+    const timeoutMs = interceptor.timeoutMs ?? CQRS_DEFAULTS.interceptorTimeoutMs
     const requestId = `${interceptor.name}#${++this.#interceptSeq}`
     return new Promise<InterceptorResult>((resolve, fail) => {
       const timer = setTimeout(() => {
@@ -1207,7 +1218,18 @@ export class GatewayRuntime {
     }
   }
 
-  #reply(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+  /**
+   * Answers a command. Every failure, wherever it happens (intake, recovery, decide, persist, a drop),
+   * goes through here, so this is where `commands$` and command taps learn of it.
+   */
+  #reply(
+    message: GatewayCommandEvent,
+    result: SendResult | StatesourceError,
+    metadata: EventMetadata | undefined = message.options?.metadata,
+  ): void {
+    if (result instanceof Error && this.config.taps?.hasCommandTaps) {
+      this.#publishFailure(message, result, metadata ?? {})
+    }
     try {
       if (message.reply) message.reply(result)
       else if (message.replyTo) {
@@ -1220,6 +1242,20 @@ export class GatewayRuntime {
     } catch (error) {
       this.#logger.warn(`Replying to a command failed: ${(error as Error)?.message ?? error}`, { error })
     }
+  }
+
+  #publishFailure(message: GatewayCommandEvent, error: StatesourceError, metadata: EventMetadata): void {
+    const aggregate = this.#aggregates.get(message.aggregateType)
+    const id = typeof message.id === 'string' ? message.id : String(message.id)
+    this.config.taps!.publishCommand({
+      aggregateType: message.aggregateType,
+      id,
+      persistenceId: aggregate ? aggregate.persistenceId(id) : `${message.aggregateType}|${id}`,
+      command: message.command,
+      metadata,
+      outcome: error.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
+      error,
+    })
   }
 
   #track(promise: Promise<unknown>): void {
@@ -1287,6 +1323,13 @@ function gatewayStopped(): StatesourceError {
   return new StatesourceError(
     'GATEWAY_STOPPED',
     'The gateway is stopping or stopped and accepts no commands. Materialize it again.',
+  )
+}
+
+function droppedOnTimeout(pid: string, commandType: string): StatesourceError {
+  return new StatesourceError(
+    'TIMEOUT',
+    `Command "${commandType}" for "${pid}" timed out while it waited for its turn and was dropped; nothing was written.`,
   )
 }
 
