@@ -6,10 +6,13 @@ import {
   CqrsPattern,
   createInMemoryJournal,
   createInMemorySnapshotStore,
+  createRepository,
   defineAggregate,
+  isStatesourceError,
   type Journal,
   JournalOutcomeUnknownError,
   type Logger,
+  NotConfiguredError,
   silentLogger,
 } from '../src/index.ts'
 import { account } from './fixtures.ts'
@@ -256,5 +259,35 @@ describe('supervision', () => {
         /^Aggregate "fragile\|f" failed 2 times within 60000 ms \(restartLimit.maxRestarts is 1\) and is refused until /,
       ),
     })
+  })
+})
+
+describe('every error is a StatesourceError', () => {
+  const other = defineAggregate({
+    type: 'other',
+    machine: setup({ types: { events: {} as { type: 'done' } } }).createMachine({}),
+    commands: { finish: () => ({ type: 'done' }) },
+  })
+
+  it('refuses an unregistered aggregate with NotConfiguredError, when asked for its repository and at send', async () => {
+    const { handles } = await start()
+    expect(() => handles.repository(other)).toThrow(NotConfiguredError)
+    const direct = createRepository(handles.gateway, other)
+    const refused = await direct.send('o-1', { type: 'finish' }).catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(NotConfiguredError)
+    expect(refused).toMatchObject({ code: 'NOT_CONFIGURED', what: 'aggregate' })
+  })
+
+  it('refuses bad read journal options with INVALID_INPUT', () => {
+    const journal = createInMemoryJournal()
+    for (const config of [{ pageSize: 0 }, { pageSize: 1.5 }, { pollIntervalMs: 0 }]) {
+      let thrown: unknown
+      try {
+        journal.readJournal(config)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isStatesourceError(thrown, 'INVALID_INPUT')).toBe(true)
+    }
   })
 })

@@ -20,6 +20,7 @@ import {
   CommandRejectedError,
   ConcurrencyError,
   isStatesourceError,
+  NotConfiguredError,
   RecoveryError,
   StatesourceError,
 } from '../errors.ts'
@@ -390,8 +391,8 @@ export class GatewayRuntime {
 
   #validateMessage(message: GatewayCommandEvent): StatesourceError | undefined {
     if (!this.#aggregates.has(message.aggregateType)) {
-      return new StatesourceError(
-        'NOT_CONFIGURED',
+      return new NotConfiguredError(
+        'aggregate',
         `This gateway has no aggregate "${message.aggregateType}". Register it with the builder's withAggregate().`,
       )
     }

@@ -1,4 +1,5 @@
 import { Observable, Subject, type Subscription } from 'rxjs'
+import { StatesourceError } from '../errors.ts'
 import type { EventEnvelope } from './envelope.ts'
 import type { ReadJournal } from './read-journal.ts'
 
@@ -126,9 +127,17 @@ export function createPollingReadJournal(
     pageSize: config.pageSize ?? 500,
     wakeUps: config.wakeUps ?? new Subject<unknown>(),
   }
-  if (!(resolved.pageSize >= 1)) throw new RangeError(`pageSize must be at least 1, got ${resolved.pageSize}`)
+  if (!(Number.isInteger(resolved.pageSize) && resolved.pageSize >= 1)) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `pageSize must be an integer of at least 1, got ${resolved.pageSize}.`,
+    )
+  }
   if (!(resolved.pollIntervalMs >= 1)) {
-    throw new RangeError(`pollIntervalMs must be at least 1, got ${resolved.pollIntervalMs}`)
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `pollIntervalMs must be at least 1, got ${resolved.pollIntervalMs}.`,
+    )
   }
 
   const byPid = (live: boolean, pid: string, fromSeqNr = 1, toSeqNr = Number.MAX_SAFE_INTEGER) =>

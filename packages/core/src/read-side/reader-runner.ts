@@ -684,6 +684,7 @@ export class ReaderRunner<TState> implements ReaderController {
     this.#sinceSave = 0
     this.#seqCursor = 1
     this.#applied = 0
+    this.#retries = 0
     this.#skipped = 0
     this.#deadLettered = 0
     this.#skipLog = []

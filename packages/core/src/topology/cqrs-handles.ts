@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs'
 import type { AnyActorRef } from 'xstate'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { EventCodecRegistry } from '../codec/event-codec-registry.ts'
+import { NotConfiguredError } from '../errors.ts'
 import type { TapHub, TappedCommand, TapStatus } from '../extensions/tap.ts'
 import type { GatewaySnapshot, GatewayStats } from '../gateway/gateway-logic.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
@@ -46,7 +47,8 @@ export class CqrsHandles {
   repository<A extends AnyAggregate>(aggregate: A): Repository<A> {
     const registered = this.settings.aggregates.find((a) => a.type === aggregate.type)
     if (!registered) {
-      throw new TypeError(
+      throw new NotConfiguredError(
+        'aggregate',
         `Aggregate "${aggregate.type}" is not registered with this CQRS instance; add it with withAggregate().`,
       )
     }
