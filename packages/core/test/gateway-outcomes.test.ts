@@ -15,7 +15,7 @@ import {
   NotConfiguredError,
   silentLogger,
 } from '../src/index.ts'
-import { account } from './fixtures.ts'
+import { account, accountCommands, accountMachine } from './fixtures.ts'
 
 const running: CqrsHandles[] = []
 afterEach(async () => {
@@ -289,5 +289,72 @@ describe('every error is a StatesourceError', () => {
       }
       expect(isStatesourceError(thrown, 'INVALID_INPUT')).toBe(true)
     }
+  })
+})
+
+describe('deleting events', () => {
+  it('recovers from the snapshot a deletion relied on after a machine version bump', async () => {
+    const journal = createInMemoryJournal()
+    const snapshots = createInMemorySnapshotStore()
+    const run1 = await start((b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 2 }), journal)
+    await run1.accounts.send('v', { type: 'open', owner: 'A' }, { commandId: 'open-v' })
+    await run1.accounts.send('v', { type: 'deposit', amount: 5 })
+    await run1.accounts.send('v', { type: 'deposit', amount: 1 }) // event 3 stays in the journal
+    await run1.handles.stop()
+    await journal.deleteTo('account|v', 2) // the documented operation: up to a snapshot you keep
+    const warnings: string[] = []
+    const bumped = defineAggregate({
+      type: 'account',
+      machine: accountMachine,
+      commands: accountCommands,
+      version: 2,
+    })
+    const builder = CqrsPattern.builder({ journal })
+      .withAggregate(bumped)
+      .snapshotStore(snapshots)
+      .logger({ warn: (m) => warnings.push(m), error: () => {} })
+    const handles = await builder.build().materialize()
+    running.push(handles)
+    const accounts = handles.repository(bumped)
+    expect((await accounts.send('v', { type: 'deposit', amount: 10 })).version).toBe(4)
+    expect(handles.runtime.liveState('account|v')?.context.balance).toBe(16)
+    // The ids the snapshot remembered still answer retries.
+    expect(await accounts.send('v', { type: 'open', owner: 'A' }, { commandId: 'open-v' })).toMatchObject({
+      duplicate: true,
+    })
+    expect(warnings).toEqual([
+      'Recovered "account|v" from its snapshot of machine version "1" at event 2 (the current version is "2"): the events it covers were deleted, so it cannot be refolded.',
+    ])
+  })
+
+  it('says why when the new machine cannot restore the snapshot a deletion relied on', async () => {
+    const journal = createInMemoryJournal()
+    const snapshots = createInMemorySnapshotStore()
+    const run1 = await start((b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 1 }), journal)
+    await run1.accounts.send('w', { type: 'open', owner: 'A' })
+    await run1.handles.stop()
+    await journal.deleteTo('account|w', 1)
+    const renamed = defineAggregate({
+      type: 'account',
+      version: 2,
+      machine: setup({ types: { events: {} as { type: 'opened' } } }).createMachine({
+        initial: 'fresh',
+        states: { fresh: { on: { opened: 'active' } }, active: {} },
+      }),
+      commands: { open: () => ({ type: 'opened' }) },
+    })
+    const handles = await CqrsPattern.builder({ journal })
+      .withAggregate(renamed)
+      .snapshotStore(snapshots)
+      .logger(silentLogger)
+      .build()
+      .materialize()
+    running.push(handles)
+    await expect(handles.repository(renamed).send('w', { type: 'open' })).rejects.toMatchObject({
+      code: 'RECOVERY_FAILED',
+      message: expect.stringContaining(
+        'Events 1..1 of "account|w" were deleted and the snapshot that covers them was written by machine version "1", which version "2" cannot restore',
+      ),
+    })
   })
 })

@@ -33,7 +33,8 @@ export function findNonDeterminism(machine: AnyStateMachine): string[] {
     for (const action of actions) {
       const named = namedAction(action)
       const problem = describeAction(named === undefined ? action : implementations[named])
-      if (problem) problems.push(`${where} ${named === undefined ? problem : `${problem} in action "${named}"`}`)
+      if (problem)
+        problems.push(`${where} ${named === undefined ? problem : `${problem} in action "${named}"`}`)
     }
     for (const child of Object.values(node.states ?? {})) visit(child)
   }
@@ -44,7 +45,11 @@ export function findNonDeterminism(machine: AnyStateMachine): string[] {
 /** The name of an action that refers to `setup({ actions })` (`'name'` or `{ type: 'name', params }`). */
 function namedAction(action: unknown): string | undefined {
   if (typeof action === 'string') return action
-  if (typeof action === 'object' && action !== null && typeof (action as { type?: unknown }).type === 'string') {
+  if (
+    typeof action === 'object' &&
+    action !== null &&
+    typeof (action as { type?: unknown }).type === 'string'
+  ) {
     const type = (action as { type: string }).type
     return type.startsWith('xstate.') ? undefined : type
   }

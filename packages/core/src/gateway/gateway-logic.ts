@@ -471,6 +471,10 @@ export class GatewayRuntime {
       let state = aggregate.runtime.initial()
       let fromSeqNr = 1
       let dedupe: [string, DedupeEntry][] = []
+      /** A snapshot of another machine version: not used, unless the events it covers were deleted. */
+      let olderVersion:
+        | { seqNr: number; machine: unknown; version: string; dedupe: [string, DedupeEntry][] }
+        | undefined
       const store = this.config.snapshotStore
       if (store) {
         let stored: Awaited<ReturnType<typeof store.load>>
@@ -484,6 +488,14 @@ export class GatewayRuntime {
         const body = stored?.state as
           | { format?: string; machine?: unknown; dedupe?: [string, DedupeEntry][] }
           | undefined
+        if (stored && stored.machineVersion !== aggregate.version && body?.format === SNAPSHOT_FORMAT) {
+          olderVersion = {
+            seqNr: stored.seqNr,
+            machine: body.machine,
+            version: stored.machineVersion,
+            dedupe: body.dedupe ?? [],
+          }
+        }
         if (stored && stored.machineVersion === aggregate.version && body?.format === SNAPSHOT_FORMAT) {
           try {
             state = aggregate.runtime.restore(body.machine)
@@ -497,10 +509,38 @@ export class GatewayRuntime {
           }
         }
       }
-      const envelopes = await this.config.journal.replay(pid, { fromSeqNr })
+      let envelopes = await this.config.journal.replay(pid, { fromSeqNr })
       // Deleted events (deleteTo) that no usable snapshot covers cannot be folded: serving the aggregate
-      // from a partial history would be wrong, so recovery fails instead of starting from a gap.
-      const first = envelopes[0]
+      // from a partial history would be wrong, so recovery fails instead of starting from a gap. One
+      // exception: the snapshot the deletion relied on, written by an older machine version. Refolding is
+      // impossible (its events are gone), so it is the aggregate's history and is restored with the new machine.
+      let first = envelopes[0]
+      const gapTo = first ? first.seqNr - 1 : await this.config.journal.highestSeqNr(pid)
+      if (gapTo >= fromSeqNr && fromSeqNr === 1 && olderVersion && olderVersion.seqNr >= gapTo) {
+        try {
+          // Another version's chart may lack the snapshot's states; restoring would not notice, resolving does.
+          const persisted = olderVersion.machine as { value?: unknown; context?: unknown }
+          aggregate.machine.resolveState({
+            value: persisted.value as never,
+            context: persisted.context as never,
+          })
+          state = aggregate.runtime.restore(olderVersion.machine)
+        } catch (error) {
+          throw new RecoveryError(
+            pid,
+            `Events 1..${gapTo} of "${pid}" were deleted and the snapshot that covers them was written by machine version "${olderVersion.version}", which version "${aggregate.version}" cannot restore: ${(error as Error)?.message ?? error}. Keep the states and context the snapshot names in the new machine, or restore the deleted events.`,
+            { cause: error },
+          )
+        }
+        this.#logger.warn(
+          `Recovered "${pid}" from its snapshot of machine version "${olderVersion.version}" at event ${olderVersion.seqNr} (the current version is "${aggregate.version}"): the events it covers were deleted, so it cannot be refolded.`,
+          { persistenceId: pid },
+        )
+        fromSeqNr = olderVersion.seqNr + 1
+        dedupe = olderVersion.dedupe
+        envelopes = envelopes.filter((envelope) => envelope.seqNr >= fromSeqNr)
+        first = envelopes[0]
+      }
       if (first && first.seqNr !== fromSeqNr) throw deletedHistory(pid, fromSeqNr, first.seqNr - 1)
       if (!first) {
         const highest = await this.config.journal.highestSeqNr(pid)
@@ -1316,7 +1356,7 @@ function sameStateValue(a: unknown, b: unknown): boolean {
 function deletedHistory(pid: string, from: number, to: number): RecoveryError {
   return new RecoveryError(
     pid,
-    `Events ${from}..${to} of "${pid}" were deleted and no snapshot covers them, so "${pid}" cannot be recovered. Delete events only up to a snapshot you keep (same machine version), or restore them.`,
+    `Events ${from}..${to} of "${pid}" were deleted and no snapshot covers them, so "${pid}" cannot be recovered. Delete events only up to the seqNr of a snapshot you keep (snapshotStore), or restore them.`,
   )
 }
 
