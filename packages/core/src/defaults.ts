@@ -43,3 +43,20 @@ export const CQRS_DEFAULTS = Object.freeze({
   /** How long an actor interceptor may take to answer, in ms (`onCommand({ name, logic, timeoutMs })`). */
   interceptorTimeoutMs: 5_000,
 } as const)
+
+/**
+ * The defaults of a polling read journal's options (`journal.readJournal(config)`,
+ * `sqlite.readJournal(config)`), in one place. Readers wired by the builder poll at the builder's
+ * `pollInterval` instead ({@link CQRS_DEFAULTS}`.pollIntervalMs`).
+ *
+ * @example
+ * ```ts
+ * const readJournal = sqlite.readJournal({ pageSize: READ_JOURNAL_DEFAULTS.pageSize / 2 })
+ * ```
+ */
+export const READ_JOURNAL_DEFAULTS = Object.freeze({
+  /** How often live queries look for events written by other processes, in ms. */
+  pollIntervalMs: 250,
+  /** Rows per page a query reads. */
+  pageSize: 500,
+} as const)

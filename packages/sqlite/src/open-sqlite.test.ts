@@ -121,6 +121,19 @@ describe('openSqlite', () => {
     )
   })
 
+  it("shares a file with the application's own tables and leaves them alone", async () => {
+    const file = newFile()
+    const app = new Database(file)
+    app.exec("CREATE TABLE customers (id TEXT PRIMARY KEY); INSERT INTO customers VALUES ('c-1')")
+    app.close()
+    const sqlite = await openSqlite(file)
+    const rows = sqlite.db!.prepare('SELECT id FROM customers').all()
+    expect(rows).toEqual([{ id: 'c-1' }])
+    const [outcome] = await sqlite.journal.append([appendRequest('s-1', [newEvent('x')])])
+    expect(outcome?.ok).toBe(true)
+    await sqlite.close()
+  })
+
   it('refuses a statesource_journal table it did not create', async () => {
     const file = newFile()
     const other = new Database(file)

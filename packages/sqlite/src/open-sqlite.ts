@@ -321,8 +321,10 @@ export class StatesourceSqlite {
  * ```
  *
  * @remarks
- * Pass `':memory:'` for a private in-memory database (tests). A file that is not SQLite, or that holds a
- * statesource schema newer than this package, fails with a `SCHEMA_MISMATCH` error.
+ * Pass `':memory:'` for a private in-memory database (tests). Any SQLite file will do: the statesource tables
+ * (all named `statesource_*`) are added beside the application's own, which are left alone. Refused with
+ * `SCHEMA_MISMATCH`: a file that is not SQLite, a statesource schema newer than this package, and
+ * `statesource_*` tables this package did not create.
  */
 export async function openSqlite(path: string, options: SqliteOptions = {}): Promise<StatesourceSqlite> {
   const synchronous = validSynchronous(options.synchronous ?? SQLITE_DEFAULTS.synchronous)

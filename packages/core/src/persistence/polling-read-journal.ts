@@ -1,4 +1,5 @@
 import { Observable, Subject, type Subscription } from 'rxjs'
+import { READ_JOURNAL_DEFAULTS } from '../defaults.ts'
 import { StatesourceError } from '../errors.ts'
 import type { EventEnvelope } from './envelope.ts'
 import type { ReadJournal } from './read-journal.ts'
@@ -123,8 +124,8 @@ export function createPollingReadJournal(
   config: PollingReadJournalConfig = {},
 ): ReadJournal {
   const resolved = {
-    pollIntervalMs: config.pollIntervalMs ?? 250,
-    pageSize: config.pageSize ?? 500,
+    pollIntervalMs: config.pollIntervalMs ?? READ_JOURNAL_DEFAULTS.pollIntervalMs,
+    pageSize: config.pageSize ?? READ_JOURNAL_DEFAULTS.pageSize,
     wakeUps: config.wakeUps ?? new Subject<unknown>(),
   }
   if (!(Number.isInteger(resolved.pageSize) && resolved.pageSize >= 1)) {
