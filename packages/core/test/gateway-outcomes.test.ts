@@ -293,6 +293,33 @@ describe('every error is a StatesourceError', () => {
 })
 
 describe('deleting events', () => {
+  it('deletes through the handles only what a stored snapshot covers', async () => {
+    const snapshots = createInMemorySnapshotStore()
+    const { accounts, handles, journal } = await start((b) =>
+      b.snapshotStore(snapshots).snapshotPolicy('manual'),
+    )
+    await accounts.send('t', { type: 'open', owner: 'A' })
+    await accounts.send('t', { type: 'deposit', amount: 5 })
+    await expect(handles.deleteEvents(account, 't', { toSeqNr: 1 })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('would leave them covered by no snapshot (it has none)'),
+    })
+    handles.runtime.snapshotNow('account|t')
+    while ((await snapshots.count('account|t')) === 0) await new Promise((r) => setImmediate(r))
+    await accounts.send('t', { type: 'deposit', amount: 1 })
+    await expect(handles.deleteEvents(account, 't', { toSeqNr: 3 })).rejects.toMatchObject({
+      message: expect.stringContaining(
+        'would leave events 3..3 covered by no snapshot (the newest is at event 2)',
+      ),
+    })
+    await handles.deleteEvents(account, 't', { toSeqNr: 2 })
+    expect((await journal.replay('account|t')).map((e) => e.seqNr)).toEqual([3])
+    const bare = await start()
+    await expect(bare.handles.deleteEvents(account, 't', { toSeqNr: 1 })).rejects.toMatchObject({
+      code: 'NOT_CONFIGURED',
+    })
+  })
+
   it('recovers from the snapshot a deletion relied on after a machine version bump', async () => {
     const journal = createInMemoryJournal()
     const snapshots = createInMemorySnapshotStore()
