@@ -49,7 +49,10 @@ export interface SendOptions {
   readonly commandId?: string
   /** Stored with every event of the command (correlation, causation, user, ...). */
   readonly metadata?: EventMetadata
-  /** Give up waiting after this long (the command may still complete; retry with the same commandId). */
+  /**
+   * Give up waiting after this long. A command still queued then is dropped and writes nothing; one that had
+   * started may still complete: retry with the same commandId to learn its outcome.
+   */
   readonly timeoutMs?: number
   /** Abort: a command that has not started yet is dropped and writes nothing. */
   readonly signal?: AbortSignal
