@@ -518,8 +518,12 @@ export class GatewayRuntime {
       // exception: the snapshot the deletion relied on, written by an older machine version. Refolding is
       // impossible (its events are gone), so it is the aggregate's history and is restored with the new machine.
       let first = envelopes[0]
-      const gapTo = first ? first.seqNr - 1 : await this.config.journal.highestSeqNr(pid)
-      if (gapTo >= fromSeqNr && fromSeqNr === 1 && olderVersion && olderVersion.seqNr >= gapTo) {
+      // Events 1..gapTo are deleted; looked up only when an older version's snapshot could cover them.
+      let gapTo = 0
+      if (olderVersion && fromSeqNr === 1 && first?.seqNr !== 1) {
+        gapTo = first ? first.seqNr - 1 : await this.config.journal.highestSeqNr(pid)
+      }
+      if (olderVersion && gapTo >= 1 && olderVersion.seqNr >= gapTo) {
         try {
           // Another version's chart may lack the snapshot's states; restoring would not notice, resolving does.
           const persisted = olderVersion.machine as { value?: unknown; context?: unknown }
