@@ -17,6 +17,7 @@ export type StatesourceErrorCode =
   | 'TIMEOUT'
   | 'ABORTED'
   | 'JOURNAL_FAILURE'
+  | 'JOURNAL_OUTCOME_UNKNOWN'
   | 'SNAPSHOT_FAILURE'
   | 'NOT_CONFIGURED'
   | 'INVALID_AGGREGATE'
@@ -132,11 +133,43 @@ export class TimeoutError extends StatesourceError {
   }
 }
 
-/** The journal could not read or write. Nothing from the failed write is visible. */
+/**
+ * The journal could not read or write, and says so for certain: nothing from the failed write is visible.
+ * A write whose outcome is not known fails with {@link JournalOutcomeUnknownError} instead.
+ */
 export class JournalError extends StatesourceError {
   override readonly name = 'JournalError'
   constructor(message: string, options?: { cause?: unknown }) {
     super('JOURNAL_FAILURE', message, options)
+  }
+}
+
+/**
+ * A write whose commit outcome is unknown: the connection or the writer thread was lost while the commit was
+ * under way, so the events may or may not be stored. Retry the command with the same `commandId`: if the
+ * first attempt committed, the retry returns its result (`duplicate: true`); if not, the retry writes it.
+ *
+ * @example
+ * ```ts
+ * const send = () => orders.send('o-1', { type: 'pay' }, { commandId: 'pay-o-1' })
+ * const result = await send().catch((error) => {
+ *   if (isStatesourceError(error, 'JOURNAL_OUTCOME_UNKNOWN')) return send()
+ *   throw error
+ * })
+ * ```
+ */
+export class JournalOutcomeUnknownError extends StatesourceError {
+  override readonly name = 'JournalOutcomeUnknownError'
+  constructor(
+    /** What was lost, e.g. `the journal writer thread stopped (exit code 1)`. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'JOURNAL_OUTCOME_UNKNOWN',
+      `The outcome of a journal write is unknown: ${reason} while the write was being committed, so its events may or may not be stored. Retry the command with the same commandId: it returns the first result if the write committed, and writes it if not.`,
+      options,
+    )
   }
 }
 

@@ -24,12 +24,16 @@ export { findNonDeterminism } from './aggregate/machine-rules.ts'
 export { decodeForAggregate, foldEvents } from './aggregate/replay.ts'
 export { describeState, validateEvents } from './aggregate/validate-events.ts'
 
+// Defaults of every option, in one place
+export { CQRS_DEFAULTS, READ_JOURNAL_DEFAULTS } from './defaults.ts'
+
 // Errors
 export {
   CommandRejectedError,
   ConcurrencyError,
   isStatesourceError,
   JournalError,
+  JournalOutcomeUnknownError,
   NotConfiguredError,
   OverloadedError,
   RecoveryError,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { assign, fromPromise, setup, spawnChild } from 'xstate'
+import { assign, fromPromise, raise, sendTo, setup, spawnChild } from 'xstate'
 import { defineAggregate, isStatesourceError } from '../src/index.ts'
 import { given } from '../src/testing/index.ts'
 import { account, accountMachine } from './fixtures.ts'
@@ -93,6 +93,63 @@ describe('defineAggregate', () => {
         expect((error as Error).message).toContain(`(${what})`)
       }
     }
+  })
+
+  it('refuses spawnChild and delayed raise/sendTo named in setup({ actions }), not only inline ones', () => {
+    const actors = { p: fromPromise(async () => 1) }
+    const named = [
+      [{ start: spawnChild('p') }, 'spawnChild'],
+      [{ later: raise({ type: 'tick' }, { delay: 1000 }) }, 'raise with delay'],
+      [{ later: sendTo(({ self }) => self, { type: 'tick' }, { delay: 1000 }) }, 'sendTo with delay'],
+    ] as const
+    for (const [actions, what] of named) {
+      const name = Object.keys(actions)[0]!
+      const machine = setup({ actors, actions: actions as never }).createMachine({
+        initial: 'a',
+        states: { a: { on: { go: { actions: name as never } } } },
+      })
+      try {
+        defineAggregate({ type: 'bad', machine, commands: { go: () => [] } })
+        expect.unreachable(`${what} named "${name}" should be refused`)
+      } catch (error) {
+        expect(isStatesourceError(error, 'INVALID_AGGREGATE')).toBe(true)
+        expect((error as Error).message).toContain(`(${what}) in action "${name}"`)
+      }
+    }
+    // An undelayed raise named in setup is fine: it happens within the same fold step.
+    const fine = setup({ actions: { now: raise({ type: 'tick' }) } }).createMachine({
+      initial: 'a',
+      states: { a: { on: { go: { actions: 'now' }, tick: {} } } },
+    })
+    expect(() => defineAggregate({ type: 'fine', machine: fine, commands: { go: () => [] } })).not.toThrow()
+  })
+
+  it('catches a clock read in assign at every run, even when both folds fall in the same millisecond', () => {
+    const stamped = defineAggregate({
+      type: 'stamped',
+      machine: setup({
+        types: { context: {} as { at: number; day: string }, events: {} as { type: 'paid' } },
+      }).createMachine({
+        context: { at: 0, day: '' },
+        on: {
+          paid: {
+            actions: assign({ at: () => Date.now(), day: () => new Date().toISOString().slice(0, 10) }),
+          },
+        },
+      }),
+      commands: { pay: () => ({ type: 'paid' }) },
+    })
+    const realNow = Date.now
+    const frozen = realNow()
+    Date.now = () => frozen // both folds in the same millisecond: the case a plain double fold misses
+    try {
+      for (let run = 0; run < 200; run++) {
+        expect(() => given(stamped, [{ type: 'paid' }])).toThrow(/not deterministic/)
+      }
+    } finally {
+      Date.now = realNow
+    }
+    expect(Date.now).toBe(realNow) // given restores the clock it shifted
   })
 
   it('refuses invalid types and missing commands', () => {

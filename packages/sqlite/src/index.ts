@@ -1,5 +1,6 @@
 // Opening a database
 export { fromKysely, openSqlite, StatesourceSqlite } from './open-sqlite.ts'
+export { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 export type {
   SqliteKyselyTransaction,
   SqliteOptions,

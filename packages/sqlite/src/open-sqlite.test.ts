@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fromKysely, openSqlite } from './open-sqlite.ts'
+import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-open-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -24,23 +25,24 @@ async function openError(file: string): Promise<unknown> {
 }
 
 describe('openSqlite', () => {
-  it('sets WAL, synchronous NORMAL and a 5 s busy timeout by default', async () => {
+  it('is durable by default: WAL, synchronous FULL and a 5 s busy timeout', async () => {
     const sqlite = await openSqlite(newFile())
     const db = sqlite.db!
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(db.pragma('synchronous', { simple: true })).toBe(1) // NORMAL
+    expect(db.pragma('synchronous', { simple: true })).toBe(2) // FULL: an acknowledged commit survives power loss
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000)
+    expect(SQLITE_DEFAULTS).toMatchObject({ synchronous: 'FULL', busyTimeoutMs: 5000 })
     await sqlite.close()
   })
 
-  it('applies synchronous FULL, the busy timeout and wal_autocheckpoint when asked', async () => {
+  it('applies synchronous NORMAL (the opt-in), the busy timeout and wal_autocheckpoint when asked', async () => {
     const sqlite = await openSqlite(newFile(), {
-      synchronous: 'FULL',
+      synchronous: 'NORMAL',
       busyTimeoutMs: 250,
       walAutocheckpoint: 5000,
     })
     const db = sqlite.db!
-    expect(db.pragma('synchronous', { simple: true })).toBe(2) // FULL
+    expect(db.pragma('synchronous', { simple: true })).toBe(1) // NORMAL
     expect(db.pragma('busy_timeout', { simple: true })).toBe(250)
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(5000)
     await sqlite.close()
@@ -117,6 +119,19 @@ describe('openSqlite', () => {
     expect((error as Error).message).toBe(
       `"${file}" has a newer statesource schema than this version of @statesource/sqlite understands (unknown migrations: "0002_future"). Upgrade @statesource/sqlite to the version that wrote it.`,
     )
+  })
+
+  it("shares a file with the application's own tables and leaves them alone", async () => {
+    const file = newFile()
+    const app = new Database(file)
+    app.exec("CREATE TABLE customers (id TEXT PRIMARY KEY); INSERT INTO customers VALUES ('c-1')")
+    app.close()
+    const sqlite = await openSqlite(file)
+    const rows = sqlite.db!.prepare('SELECT id FROM customers').all()
+    expect(rows).toEqual([{ id: 'c-1' }])
+    const [outcome] = await sqlite.journal.append([appendRequest('s-1', [newEvent('x')])])
+    expect(outcome?.ok).toBe(true)
+    await sqlite.close()
   })
 
   it('refuses a statesource_journal table it did not create', async () => {

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3'
 import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
 import { BetterSqliteDriver, driveAsync, KyselyDriver, type SqlDriver } from './sql-driver.ts'
 import { APPEND_SQL } from './journal-sql.ts'
+import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 import { SqliteJournal, type SqliteJournalConfig } from './sqlite-journal.ts'
 import {
   type AsyncTransactionOffsets,
@@ -25,14 +26,16 @@ import { JournalWriterThread } from './writer-thread.ts'
 
 /**
  * How SQLite syncs commits to disk (WAL mode):
- * - `'NORMAL'` (default): a commit survives a crash of the process, but the last commits before a power
- *   loss or an operating-system crash may be lost (the database stays consistent). Fastest.
- * - `'FULL'`: every commit is synced to disk before `append` resolves, so it also survives power loss.
+ * - `'FULL'` (default): every commit is synced to disk before `append` resolves, so an acknowledged event
+ *   survives a process crash, an operating-system crash and a power loss.
+ * - `'NORMAL'` (opt-in): a commit survives a crash of the process, but the last commits acknowledged before
+ *   a power loss or an operating-system crash may be lost (the database stays consistent: what survives is
+ *   a prefix). Faster, since commits are not synced one by one.
  *
  * @example
  * ```ts
- * const synchronous: SqliteSynchronous = process.env.NODE_ENV === 'production' ? 'FULL' : 'NORMAL'
- * const sqlite = await openSqlite('app.db', { synchronous })
+ * // Throwaway data (a test run, a cache you can rebuild): trade the last commits on power loss for speed.
+ * const sqlite = await openSqlite('scratch.db', { synchronous: 'NORMAL' })
  * ```
  */
 export type SqliteSynchronous = 'NORMAL' | 'FULL'
@@ -46,11 +49,15 @@ export type SqliteSynchronous = 'NORMAL' | 'FULL'
  * ```
  */
 export interface SqliteOptions extends SqliteJournalConfig {
-  /** Durability of each commit; see {@link SqliteSynchronous}. Default `'NORMAL'` with {@link openSqlite}. */
+  /**
+   * Durability of each commit; see {@link SqliteSynchronous}. Default `'FULL'` with {@link openSqlite}
+   * ({@link SQLITE_DEFAULTS}); {@link fromKysely} leaves the connection's setting alone unless given.
+   */
   synchronous?: SqliteSynchronous
   /**
    * How long a write waits for another process's write lock before failing with `SQLITE_BUSY`
-   * (`PRAGMA busy_timeout`). Default 5000 ms with {@link openSqlite}. The wait blocks the event loop.
+   * (`PRAGMA busy_timeout`). Default 5000 ms with {@link openSqlite} ({@link SQLITE_DEFAULTS}). The wait
+   * blocks the event loop.
    */
   busyTimeoutMs?: number
   /**
@@ -301,13 +308,13 @@ export class StatesourceSqlite {
 }
 
 /**
- * Opens (or creates) a statesource database in an SQLite file: WAL mode, `synchronous` NORMAL (or FULL),
+ * Opens (or creates) a statesource database in an SQLite file: WAL mode, `synchronous` FULL (or NORMAL),
  * a busy timeout, and the statesource tables brought up to date by the library's own migrations
  * (tracked in `statesource_migration`, apart from the application's).
  *
  * @example
  * ```ts
- * const sqlite = await openSqlite('data/app.db', { synchronous: 'FULL' })
+ * const sqlite = await openSqlite('data/app.db')
  * const outcomes = await sqlite.journal.append([
  *   { persistenceId: 'account|1', expectedSeqNr: 0, events: [{ type: 'opened', version: 1, payload: {}, tags: [], metadata: {} }] },
  * ])
@@ -315,12 +322,14 @@ export class StatesourceSqlite {
  * ```
  *
  * @remarks
- * Pass `':memory:'` for a private in-memory database (tests). A file that is not SQLite, or that holds a
- * statesource schema newer than this package, fails with a `SCHEMA_MISMATCH` error.
+ * Pass `':memory:'` for a private in-memory database (tests). Any SQLite file will do: the statesource tables
+ * (all named `statesource_*`) are added beside the application's own, which are left alone. Refused with
+ * `SCHEMA_MISMATCH`: a file that is not SQLite, a statesource schema newer than this package, and
+ * `statesource_*` tables this package did not create.
  */
 export async function openSqlite(path: string, options: SqliteOptions = {}): Promise<StatesourceSqlite> {
-  const synchronous = validSynchronous(options.synchronous ?? 'NORMAL')
-  const busyTimeoutMs = validCount(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs')
+  const synchronous = validSynchronous(options.synchronous ?? SQLITE_DEFAULTS.synchronous)
+  const busyTimeoutMs = validCount(options.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs, 'busyTimeoutMs')
   resolveInputLimits(options.limits, 'openSqlite(path, { limits })') // refused before anything is opened
   const where = `"${path}"`
   let db: Database.Database
@@ -405,7 +414,7 @@ function writerThread(
   db: Database.Database,
   options: SqliteOptions,
 ): JournalWriterThread | undefined {
-  const writer = options.writer ?? 'thread'
+  const writer = options.writer ?? SQLITE_DEFAULTS.writer
   if (writer !== 'thread' && writer !== 'inline') {
     throw new StatesourceError(
       'INVALID_INPUT',
@@ -423,7 +432,7 @@ function writerThread(
     file: resolvePath(path),
     pragmas,
     sql: APPEND_SQL,
-    maxBatchEvents: Math.max(1, options.maxBatchEvents ?? 2000),
+    maxBatchEvents: Math.max(1, options.maxBatchEvents ?? SQLITE_DEFAULTS.maxBatchEvents),
   })
 }
 

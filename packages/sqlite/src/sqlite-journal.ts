@@ -23,6 +23,7 @@ import {
 } from './append-batch.ts'
 import { type AppendTransaction, createAppendTransaction } from './append-transaction.js'
 import { APPEND_SQL, type JournalRow, journalFailure, SQL, toEnvelope } from './journal-sql.ts'
+import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 import { all, BetterSqliteDriver, get, type SqlDriver, type SqlProgram } from './sql-driver.ts'
 import type { JournalWriterThread } from './writer-thread.ts'
 
@@ -40,7 +41,8 @@ export interface SqliteJournalConfig {
   /**
    * Group commit: appends that arrive in the same event-loop turn share one transaction, which is flushed
    * on `setImmediate`, or at once when this many events are queued. One transaction never takes more
-   * calls than needed to reach it (a single larger call still commits atomically). Default 2000.
+   * calls than needed to reach it (a single larger call still commits atomically). Default 2000
+   * ({@link SQLITE_DEFAULTS}).
    */
   maxBatchEvents?: number
   /** Clock for `timestamp`. Default `Date.now`. */
@@ -170,7 +172,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     this.#writerId = config.writerId
     this.limits = resolveInputLimits(config.limits, 'openSqlite(path, { limits })')
     this.#now = config.now ?? Date.now
-    this.#maxBatchEvents = Math.max(1, config.maxBatchEvents ?? 2000)
+    this.#maxBatchEvents = Math.max(1, config.maxBatchEvents ?? SQLITE_DEFAULTS.maxBatchEvents)
     this.#flushAt = thread ? Math.min(HAND_OFF_EVENTS, this.#maxBatchEvents) : this.#maxBatchEvents
     if (thread) {
       // The thread merges batches into transactions: it counts those, not the batches, and the read side is

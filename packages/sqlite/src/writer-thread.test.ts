@@ -1,11 +1,15 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { JournalOutcomeUnknownError } from '@statesource/core'
 import { appendRequest, newEvent } from '@statesource/core/testing'
+import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { encodeBatch, encodeRequest } from './append-batch.ts'
 import { APPEND_SQL } from './journal-sql.ts'
 import { openSqlite } from './open-sqlite.ts'
+import { BetterSqliteDriver } from './sql-driver.ts'
+import { SqliteJournal } from './sqlite-journal.ts'
 import { JournalWriterThread } from './writer-thread.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-writer-thread-'))
@@ -21,7 +25,7 @@ const batchFor = (persistenceId: string, expectedSeqNr: number) =>
   ])
 
 describe('JournalWriterThread', () => {
-  it('fails the batches of a thread that died with an outcome-unknown JournalError, then starts a new one', async () => {
+  it('fails the batches of a thread that died with JOURNAL_OUTCOME_UNKNOWN, then starts a new one', async () => {
     const file = path.join(dir, 'crash.db')
     await (await openSqlite(file)).close() // creates and migrates the file
     const thread = new JournalWriterThread({
@@ -35,13 +39,16 @@ describe('JournalWriterThread', () => {
       const first = thread.append(batchFor('s', 0), 1, Date.now(), 'w')
       const second = thread.append(batchFor('t', 0), 1, Date.now(), 'w')
       for (const lost of [first, second]) {
-        await expect(lost).rejects.toMatchObject({ code: 'JOURNAL_FAILURE' })
+        await expect(lost).rejects.toBeInstanceOf(JournalOutcomeUnknownError)
+        await expect(lost).rejects.toMatchObject({ code: 'JOURNAL_OUTCOME_UNKNOWN' })
         await expect(lost).rejects.toThrow(
-          'The journal writer thread stopped (the writer thread crashed (test)) while a batch was in flight: its events may or may not have been committed.',
+          'The outcome of a journal write is unknown: the journal writer thread stopped (the writer thread crashed (test)) while the write was being committed, so its events may or may not be stored. Retry the command with the same commandId',
         )
       }
       // The next batch gets a new thread (which dies the same way here): nothing stays stuck.
-      await expect(thread.append(batchFor('s', 0), 1, Date.now(), 'w')).rejects.toThrow('may or may not')
+      await expect(thread.append(batchFor('s', 0), 1, Date.now(), 'w')).rejects.toThrow(
+        'may or may not be stored',
+      )
     } finally {
       await thread.close()
     }
@@ -101,6 +108,36 @@ describe('JournalWriterThread', () => {
       expect((await thread.append(batchFor('s', 0), 1, Date.now(), 'w'))[0]).toBe(0)
     } finally {
       await thread.close()
+    }
+  })
+
+  it('rejects an append whose thread died after committing with JOURNAL_OUTCOME_UNKNOWN; the events are stored', async () => {
+    const file = path.join(dir, 'commit-then-crash.db')
+    await (await openSqlite(file)).close()
+    const thread = new JournalWriterThread({
+      file,
+      pragmas: [],
+      sql: APPEND_SQL,
+      maxBatchEvents: 100,
+      workerUrl: new URL('../test/fixtures/commit-then-crash-writer.worker.js', import.meta.url),
+    })
+    const db = new Database(file)
+    const journal = new SqliteJournal(new BetterSqliteDriver(db), { writerId: 'w' }, thread)
+    try {
+      // Enough events that the batch goes to the thread rather than being written inline.
+      const events = Array.from({ length: 200 }, () => newEvent('x', {}, { metadata: { commandId: 'c-1' } }))
+      await expect(journal.append([appendRequest('s-1', events)])).rejects.toMatchObject({
+        code: 'JOURNAL_OUTCOME_UNKNOWN',
+      })
+      // The outcome was unknown to the caller, not to the journal: a retry's recovery finds the command id.
+      const stored = await journal.replay('s-1')
+      expect(stored).toHaveLength(200)
+      expect(stored[0]?.metadata.commandId).toBe('c-1')
+      const [next] = await journal.append([appendRequest('s-1', [newEvent('y')], { expectedSeqNr: 200 })])
+      expect(next?.ok).toBe(true)
+    } finally {
+      await journal.close()
+      db.close()
     }
   })
 })

@@ -1,4 +1,4 @@
-import { JournalError } from '@statesource/core'
+import { JournalError, JournalOutcomeUnknownError } from '@statesource/core'
 import { Worker } from 'node:worker_threads'
 import type { EncodedBatch } from './append-batch.ts'
 import type { AppendSql } from './append-transaction.js'
@@ -29,8 +29,9 @@ type Reply =
  * @remarks
  * The worker starts on the first batch and is unreferenced while idle, so an application that never closes
  * its database can still exit; while a batch is in flight it keeps the process alive until the commit is
- * reported. If the thread dies with batches in flight, they fail with a `JournalError` saying their outcome
- * is unknown (the transaction may have committed just before), and the next batch starts a new thread.
+ * reported. If the thread dies with batches in flight, they fail with a `JournalOutcomeUnknownError`
+ * (`JOURNAL_OUTCOME_UNKNOWN`: the transaction may have committed just before), and the next batch starts a
+ * new thread.
  */
 export class JournalWriterThread {
   readonly #config: WriterThreadConfig
@@ -142,9 +143,7 @@ export class JournalWriterThread {
       const inFlight = current.pending.splice(0)
       if (inFlight.length === 0) return
       this.#failed(inFlight.reduce((sum, pending) => sum + pending.requests, 0))
-      const error = new JournalError(
-        `The journal writer thread stopped (${why}) while a batch was in flight: its events may or may not have been committed. Read the streams back (or retry with the same commandId) before relying on them.`,
-      )
+      const error = new JournalOutcomeUnknownError(`the journal writer thread stopped (${why})`)
       for (const pending of inFlight) pending.reject(error)
     }
     worker.on('error', (error) => lost(error.message))

@@ -1,6 +1,7 @@
 import { Observable, type Observer } from 'rxjs'
 import type { AnyActorLogic, AnyActorRef } from 'xstate'
 import type { DomainEvent } from '../codec/event-codec-registry.ts'
+import { CQRS_DEFAULTS } from '../defaults.ts'
 import { NotConfiguredError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { EventEnvelope, EventMetadata } from '../persistence/envelope.ts'
@@ -132,8 +133,6 @@ export interface TapBinding {
   stop(ref: AnyActorRef): void
   inspect(type: string, data: Record<string, unknown>): void
 }
-
-const DEFAULT_BUFFER = 10_000
 
 class TapChannel<T> {
   readonly #buffer: T[] = []
@@ -300,7 +299,7 @@ export class TapHub {
     readonly logger: Logger,
     options: TapHubOptions = {},
   ) {
-    this.#streamBufferSize = options.streamBufferSize ?? DEFAULT_BUFFER
+    this.#streamBufferSize = options.streamBufferSize ?? CQRS_DEFAULTS.streamBufferSize
     checkSize(this.#streamBufferSize, 'streamBufferSize')
     const names = new Set<string>()
     for (const tap of taps) {
@@ -310,7 +309,7 @@ export class TapHub {
       if (names.has(tap.name))
         throw new NotConfiguredError('taps', `Two taps are named "${tap.name}"; tap names must be unique.`)
       names.add(tap.name)
-      const size = tap.bufferSize ?? DEFAULT_BUFFER
+      const size = tap.bufferSize ?? CQRS_DEFAULTS.tapBufferSize
       checkSize(size, `Tap "${tap.name}" bufferSize`)
       const overflow = tap.overflow ?? 'drop-oldest'
       if (overflow !== 'drop-oldest' && overflow !== 'fail') {

@@ -12,17 +12,21 @@ export type SnapshotPolicy = { readonly every: number } | 'manual'
 
 /** Passivation: how long an idle aggregate stays live, and how many may be live at once. */
 export interface PassivationConfig {
-  /** Stop an aggregate after this long without commands. Default 600,000 ms (10 minutes). */
+  /** Stop an aggregate after this long without commands. Default 600,000 ms (10 minutes; {@link CQRS_DEFAULTS}). */
   readonly idleTimeoutMs?: number
-  /** At most this many live aggregates; the least recently used idle one goes first. Default 100,000. */
+  /** At most this many live aggregates; the least recently used idle one goes first. Default 100,000 ({@link CQRS_DEFAULTS}). */
   readonly maxLive?: number
 }
 
-/** Supervision: how often one aggregate may fail before its commands are refused for a while. */
+/**
+ * Supervision: an aggregate whose live actor fails is restarted (recovered from the journal) up to
+ * `maxRestarts` times within `withinMs`; the next failure in that window refuses its commands with
+ * `AGGREGATE_FAILING` until `withinMs` has passed. Default 3 within 60,000 ms ({@link CQRS_DEFAULTS}).
+ */
 export interface RestartLimit {
-  /** Default 3. */
+  /** Restarts allowed within the window; failure number `maxRestarts + 1` refuses the aggregate. Default 3. */
   readonly maxRestarts: number
-  /** Default 60,000 ms. */
+  /** The window, in ms. Default 60,000 ms. */
   readonly withinMs: number
 }
 
@@ -47,7 +51,7 @@ export interface GatewayConfig {
   readonly recoveryPermits?: number | undefined
   readonly passivation?: PassivationConfig | undefined
   readonly restartLimit?: RestartLimit | undefined
-  /** Command ids remembered per aggregate for idempotency. Default 100. */
+  /** Command ids remembered per aggregate for idempotency. Default 100 ({@link CQRS_DEFAULTS}). */
   readonly dedupeWindow?: number | undefined
   readonly codecs?: EventCodecRegistry | undefined
   readonly interceptors?: readonly Interceptor[] | undefined

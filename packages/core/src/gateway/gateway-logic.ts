@@ -21,6 +21,7 @@ import {
   ConcurrencyError,
   isStatesourceError,
   OverloadedError,
+  NotConfiguredError,
   RecoveryError,
   StatesourceError,
 } from '../errors.ts'
@@ -38,6 +39,7 @@ import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
 import { checkPersistenceId, DEFAULT_INPUT_LIMITS, type ResolvedInputLimits } from '../persistence/limits.ts'
+import { CQRS_DEFAULTS } from '../defaults.ts'
 import type { GatewayConfig } from './gateway-config.ts'
 import { RecoveryPermits } from './recovery-permits.ts'
 
@@ -49,7 +51,10 @@ export interface SendOptions {
   readonly commandId?: string
   /** Stored with every event of the command (correlation, causation, user, ...). */
   readonly metadata?: EventMetadata
-  /** Give up waiting after this long (the command may still complete; retry with the same commandId). */
+  /**
+   * Give up waiting after this long. A command still queued then is dropped and writes nothing; one that had
+   * started may still complete: retry with the same commandId to learn its outcome.
+   */
   readonly timeoutMs?: number
   /** Abort: a command that has not started yet is dropped and writes nothing. */
   readonly signal?: AbortSignal
@@ -78,6 +83,11 @@ export interface GatewayCommandEvent {
   readonly reply?: (result: SendResult | StatesourceError) => void
   /** Or: an actor that receives `{ type: 'statesource.reply', result }` / `{ type: 'statesource.failure', error }`. */
   readonly replyTo?: AnyActorRef
+  /**
+   * Asked just before the command starts: `true` (its caller timed out) drops it, and it writes nothing.
+   * The repository sets it; a command without it runs whenever its turn comes.
+   */
+  readonly expired?: () => boolean
 }
 
 type InternalEvent =
@@ -228,15 +238,15 @@ export class GatewayRuntime {
 
   constructor(readonly config: GatewayConfig) {
     for (const aggregate of config.aggregates) this.#aggregates.set(aggregate.type, aggregate)
-    this.#permits = new RecoveryPermits(config.recoveryPermits ?? 8)
+    this.#permits = new RecoveryPermits(config.recoveryPermits ?? CQRS_DEFAULTS.recoveryPermits)
     this.#logger = config.logger ?? consoleLogger
-    this.#idleMs = config.passivation?.idleTimeoutMs ?? 600_000
-    this.#maxLive = config.passivation?.maxLive ?? 100_000
-    this.#dedupeWindow = config.dedupeWindow ?? 100
+    this.#idleMs = config.passivation?.idleTimeoutMs ?? CQRS_DEFAULTS.idleTimeoutMs
+    this.#maxLive = config.passivation?.maxLive ?? CQRS_DEFAULTS.maxLive
+    this.#dedupeWindow = config.dedupeWindow ?? CQRS_DEFAULTS.dedupeWindow
     this.#limits = config.journal.limits ?? DEFAULT_INPUT_LIMITS
-    this.#maxPerAggregate = config.commandQueue?.maxPerAggregate ?? 1_000
-    this.#maxTotal = config.commandQueue?.maxTotal ?? 100_000
-    this.#restartLimit = config.restartLimit ?? { maxRestarts: 3, withinMs: 60_000 }
+    this.#maxPerAggregate = config.commandQueue?.maxPerAggregate ?? CQRS_DEFAULTS.commandQueue.maxPerAggregate
+    this.#maxTotal = config.commandQueue?.maxTotal ?? CQRS_DEFAULTS.commandQueue.maxTotal
+    this.#restartLimit = config.restartLimit ?? CQRS_DEFAULTS.restartLimit
     this.#interceptors = (config.interceptors ?? []).map((interceptor) => {
       if ('intercept' in interceptor && typeof interceptor.intercept === 'function') return interceptor
       const actor = interceptor as ActorInterceptor
@@ -384,7 +394,7 @@ export class GatewayRuntime {
         message,
         new StatesourceError(
           'AGGREGATE_FAILING',
-          `Aggregate "${pid}" failed ${this.#restartLimit.maxRestarts} times within ${this.#restartLimit.withinMs} ms and is refused until ${new Date(health.failingUntil).toISOString()}. Check the logs for its errors (a throwing action in its machine?).`,
+          `Aggregate "${pid}" failed ${this.#restartLimit.maxRestarts + 1} times within ${this.#restartLimit.withinMs} ms (restartLimit.maxRestarts is ${this.#restartLimit.maxRestarts}) and is refused until ${new Date(health.failingUntil).toISOString()}. Check the logs for its errors (a throwing action in its machine?).`,
         ),
       )
     }
@@ -429,8 +439,8 @@ export class GatewayRuntime {
 
   #validateMessage(message: GatewayCommandEvent): StatesourceError | undefined {
     if (!this.#aggregates.has(message.aggregateType)) {
-      return new StatesourceError(
-        'NOT_CONFIGURED',
+      return new NotConfiguredError(
+        'aggregate',
         `This gateway has no aggregate "${message.aggregateType}". Register it with the builder's withAggregate().`,
       )
     }
@@ -503,6 +513,10 @@ export class GatewayRuntime {
       let state = aggregate.runtime.initial()
       let fromSeqNr = 1
       let dedupe: [string, DedupeEntry][] = []
+      /** A snapshot of another machine version: not used, unless the events it covers were deleted. */
+      let olderVersion:
+        | { seqNr: number; machine: unknown; version: string; dedupe: [string, DedupeEntry][] }
+        | undefined
       const store = this.config.snapshotStore
       if (store) {
         let stored: Awaited<ReturnType<typeof store.load>>
@@ -516,6 +530,14 @@ export class GatewayRuntime {
         const body = stored?.state as
           | { format?: string; machine?: unknown; dedupe?: [string, DedupeEntry][] }
           | undefined
+        if (stored && stored.machineVersion !== aggregate.version && body?.format === SNAPSHOT_FORMAT) {
+          olderVersion = {
+            seqNr: stored.seqNr,
+            machine: body.machine,
+            version: stored.machineVersion,
+            dedupe: body.dedupe ?? [],
+          }
+        }
         if (stored && stored.machineVersion === aggregate.version && body?.format === SNAPSHOT_FORMAT) {
           try {
             state = aggregate.runtime.restore(body.machine)
@@ -529,10 +551,42 @@ export class GatewayRuntime {
           }
         }
       }
-      const envelopes = await this.config.journal.replay(pid, { fromSeqNr })
+      let envelopes = await this.config.journal.replay(pid, { fromSeqNr })
       // Deleted events (deleteTo) that no usable snapshot covers cannot be folded: serving the aggregate
-      // from a partial history would be wrong, so recovery fails instead of starting from a gap.
-      const first = envelopes[0]
+      // from a partial history would be wrong, so recovery fails instead of starting from a gap. One
+      // exception: the snapshot the deletion relied on, written by an older machine version. Refolding is
+      // impossible (its events are gone), so it is the aggregate's history and is restored with the new machine.
+      let first = envelopes[0]
+      // Events 1..gapTo are deleted; looked up only when an older version's snapshot could cover them.
+      let gapTo = 0
+      if (olderVersion && fromSeqNr === 1 && first?.seqNr !== 1) {
+        gapTo = first ? first.seqNr - 1 : await this.config.journal.highestSeqNr(pid)
+      }
+      if (olderVersion && gapTo >= 1 && olderVersion.seqNr >= gapTo) {
+        try {
+          // Another version's chart may lack the snapshot's states; restoring would not notice, resolving does.
+          const persisted = olderVersion.machine as { value?: unknown; context?: unknown }
+          aggregate.machine.resolveState({
+            value: persisted.value as never,
+            context: persisted.context as never,
+          })
+          state = aggregate.runtime.restore(olderVersion.machine)
+        } catch (error) {
+          throw new RecoveryError(
+            pid,
+            `Events 1..${gapTo} of "${pid}" were deleted and the snapshot that covers them was written by machine version "${olderVersion.version}", which version "${aggregate.version}" cannot restore: ${(error as Error)?.message ?? error}. Keep the states and context the snapshot names in the new machine, or restore the deleted events.`,
+            { cause: error },
+          )
+        }
+        this.#logger.warn(
+          `Recovered "${pid}" from its snapshot of machine version "${olderVersion.version}" at event ${olderVersion.seqNr} (the current version is "${aggregate.version}"): the events it covers were deleted, so it cannot be refolded.`,
+          { persistenceId: pid },
+        )
+        fromSeqNr = olderVersion.seqNr + 1
+        dedupe = olderVersion.dedupe
+        envelopes = envelopes.filter((envelope) => envelope.seqNr >= fromSeqNr)
+        first = envelopes[0]
+      }
       if (first && first.seqNr !== fromSeqNr) throw deletedHistory(pid, fromSeqNr, first.seqNr - 1)
       if (!first) {
         const highest = await this.config.journal.highestSeqNr(pid)
@@ -635,6 +689,10 @@ export class GatewayRuntime {
         this.#reply(message, aborted(entity.pid, message.command.type))
         continue
       }
+      if (message.expired?.()) {
+        this.#reply(message, droppedOnTimeout(entity.pid, message.command.type))
+        continue
+      }
       entity.phase = 'busy'
       this.#processing++ // #process counts it down when it ends
       void this.#process(entity, message)
@@ -707,6 +765,7 @@ export class GatewayRuntime {
         metadata,
       })
       if (events.length === 0) {
+        // Nothing goes to the journal, so this id is remembered in memory only, while the aggregate is live.
         if (options.commandId !== undefined && hash !== undefined) {
           entity.dedupe ??= new Map()
           entity.dedupe.set(options.commandId, { hash, fromSeqNr: 1, toSeqNr: 0, ordering: 0 })
@@ -795,24 +854,19 @@ export class GatewayRuntime {
             ? { source: failure.source, rejectedBy: failure.rejectedBy }
             : {}),
         })
-      this.config.taps?.hasCommandTaps &&
-        this.config.taps.publishCommand({
-          aggregateType: aggregate.type,
-          id: entity.id,
-          persistenceId: pid,
-          command,
-          metadata,
-          outcome: failure.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
-          error: failure,
-        })
-      this.#finish(entity, message, failure)
+      this.#finish(entity, message, failure, metadata)
     } finally {
       this.#processing--
     }
   }
 
-  #finish(entity: Entity, message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
-    this.#reply(message, result)
+  #finish(
+    entity: Entity,
+    message: GatewayCommandEvent,
+    result: SendResult | StatesourceError,
+    metadata?: EventMetadata,
+  ): void {
+    this.#reply(message, result, metadata)
     if (this.#entities.get(entity.pid) === entity && entity.phase === 'busy') {
       entity.phase = 'ready'
       entity.lastUsed = Date.now()
@@ -990,16 +1044,17 @@ export class GatewayRuntime {
       correlationId: event.work.metadata.correlationId,
     })
     if (!entity || entity.generation !== event.generation) {
-      this.#reply(event.work.message, failure)
+      this.#reply(event.work.message, failure, event.work.metadata)
       return
     }
     if (failure.code === 'SERIALIZATION_FAILED' || failure.code === 'INVALID_INPUT') {
       // Nothing was written and memory was not touched: the entity stays valid.
-      this.#finish(entity, event.work.message, failure)
+      this.#finish(entity, event.work.message, failure, event.work.metadata)
       return
     }
-    // A conflict or a journal failure: memory may be behind the journal. Drop and recover afresh.
-    this.#reply(event.work.message, failure)
+    // A conflict, a journal failure or an unknown outcome: memory may be behind the journal. Drop and
+    // recover afresh, so that a retry with the same commandId finds the first attempt if it committed.
+    this.#reply(event.work.message, failure, event.work.metadata)
     this.#replaceEntity(entity)
   }
 
@@ -1069,21 +1124,25 @@ export class GatewayRuntime {
       state: {
         format: SNAPSHOT_FORMAT,
         machine: entity.aggregate.runtime.persist(entity.state),
-        dedupe: entity.dedupe ? [...entity.dedupe] : [],
+        // Only ids whose events the journal holds: the in-memory note of a command that wrote nothing is
+        // not made durable by a snapshot (repository.md states what is remembered, and for how long).
+        dedupe: entity.dedupe ? [...entity.dedupe].filter(([, seen]) => seen.toSeqNr >= seen.fromSeqNr) : [],
       },
       machineVersion: entity.aggregate.version,
       timestamp: Date.now(),
     }
     this.#track(
-      store.save(snapshot, { keepLast: this.config.snapshotKeepLast ?? 1 }).catch((error) => {
-        this.#logger.warn(
-          `Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`,
-          {
-            persistenceId: entity.pid,
-            error,
-          },
-        )
-      }),
+      store
+        .save(snapshot, { keepLast: this.config.snapshotKeepLast ?? CQRS_DEFAULTS.snapshotKeepLast })
+        .catch((error) => {
+          this.#logger.warn(
+            `Saving a snapshot of "${entity.pid}" at ${snapshot.seqNr} failed: ${(error as Error)?.message ?? error}`,
+            {
+              persistenceId: entity.pid,
+              error,
+            },
+          )
+        }),
     )
   }
 
@@ -1184,7 +1243,7 @@ export class GatewayRuntime {
         new Error('its actor is not running (actor interceptors need the gateway to be started)'),
       )
     }
-    const timeoutMs = interceptor.timeoutMs ?? 5_000
+    const timeoutMs = interceptor.timeoutMs ?? CQRS_DEFAULTS.interceptorTimeoutMs
     const requestId = `${interceptor.name}#${++this.#interceptSeq}`
     return new Promise<InterceptorResult>((resolve, fail) => {
       const timer = setTimeout(() => {
@@ -1253,13 +1312,28 @@ export class GatewayRuntime {
   }
 
   /** Answers an admitted command (one the gateway held). */
-  #reply(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+  #reply(
+    message: GatewayCommandEvent,
+    result: SendResult | StatesourceError,
+    metadata: EventMetadata | undefined = message.options?.metadata,
+  ): void {
     this.#held--
-    this.#deliver(message, result)
+    this.#deliver(message, result, metadata)
   }
 
-  /** Sends the answer; commands refused at intake are answered here directly, as they were never held. */
-  #deliver(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+  /**
+   * Sends the answer; commands refused at intake are answered here directly, as they were never held.
+   * Every failure, wherever it happens (intake, recovery, decide, persist, a drop), goes through here, so
+   * this is where `commands$` and command taps learn of it.
+   */
+  #deliver(
+    message: GatewayCommandEvent,
+    result: SendResult | StatesourceError,
+    metadata: EventMetadata | undefined = message.options?.metadata,
+  ): void {
+    if (result instanceof Error && this.config.taps?.hasCommandTaps) {
+      this.#publishFailure(message, result, metadata ?? {})
+    }
     try {
       if (message.reply) message.reply(result)
       else if (message.replyTo) {
@@ -1272,6 +1346,20 @@ export class GatewayRuntime {
     } catch (error) {
       this.#logger.warn(`Replying to a command failed: ${(error as Error)?.message ?? error}`, { error })
     }
+  }
+
+  #publishFailure(message: GatewayCommandEvent, error: StatesourceError, metadata: EventMetadata): void {
+    const aggregate = this.#aggregates.get(message.aggregateType)
+    const id = typeof message.id === 'string' ? message.id : String(message.id)
+    this.config.taps!.publishCommand({
+      aggregateType: message.aggregateType,
+      id,
+      persistenceId: aggregate ? aggregate.persistenceId(id) : `${message.aggregateType}|${id}`,
+      command: message.command,
+      metadata,
+      outcome: error.code === 'COMMAND_REJECTED' ? 'rejected' : 'failed',
+      error,
+    })
   }
 
   #track(promise: Promise<unknown>): void {
@@ -1342,7 +1430,7 @@ function sameStateValue(a: unknown, b: unknown): boolean {
 function deletedHistory(pid: string, from: number, to: number): RecoveryError {
   return new RecoveryError(
     pid,
-    `Events ${from}..${to} of "${pid}" were deleted and no snapshot covers them, so "${pid}" cannot be recovered. Delete events only up to a snapshot you keep (same machine version), or restore them.`,
+    `Events ${from}..${to} of "${pid}" were deleted and no snapshot covers them, so "${pid}" cannot be recovered. Delete events only up to the seqNr of a snapshot you keep (snapshotStore), or restore them.`,
   )
 }
 
@@ -1350,6 +1438,13 @@ function gatewayStopped(): StatesourceError {
   return new StatesourceError(
     'GATEWAY_STOPPED',
     'The gateway is stopping or stopped and accepts no commands. Materialize it again.',
+  )
+}
+
+function droppedOnTimeout(pid: string, commandType: string): StatesourceError {
+  return new StatesourceError(
+    'TIMEOUT',
+    `Command "${commandType}" for "${pid}" timed out while it waited for its turn and was dropped; nothing was written.`,
   )
 }
 

@@ -1,3 +1,5 @@
+import { NotConfiguredError } from '../errors.ts'
+
 /** A counting semaphore bounding concurrent aggregate recoveries. */
 export class RecoveryPermits {
   readonly #waiters: (() => void)[] = []
@@ -5,7 +7,10 @@ export class RecoveryPermits {
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`recovery permits must be an integer of at least 1, got ${capacity}`)
+      throw new NotConfiguredError(
+        'recoveryPermits',
+        `recoveryPermits must be an integer of at least 1, got ${capacity}.`,
+      )
     }
     this.#available = capacity
   }

@@ -1,4 +1,6 @@
 import { Observable, Subject, type Subscription } from 'rxjs'
+import { READ_JOURNAL_DEFAULTS } from '../defaults.ts'
+import { StatesourceError } from '../errors.ts'
 import type { EventEnvelope } from './envelope.ts'
 import type { ReadJournal } from './read-journal.ts'
 
@@ -122,13 +124,21 @@ export function createPollingReadJournal(
   config: PollingReadJournalConfig = {},
 ): ReadJournal {
   const resolved = {
-    pollIntervalMs: config.pollIntervalMs ?? 250,
-    pageSize: config.pageSize ?? 500,
+    pollIntervalMs: config.pollIntervalMs ?? READ_JOURNAL_DEFAULTS.pollIntervalMs,
+    pageSize: config.pageSize ?? READ_JOURNAL_DEFAULTS.pageSize,
     wakeUps: config.wakeUps ?? new Subject<unknown>(),
   }
-  if (!(resolved.pageSize >= 1)) throw new RangeError(`pageSize must be at least 1, got ${resolved.pageSize}`)
+  if (!(Number.isInteger(resolved.pageSize) && resolved.pageSize >= 1)) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `pageSize must be an integer of at least 1, got ${resolved.pageSize}.`,
+    )
+  }
   if (!(resolved.pollIntervalMs >= 1)) {
-    throw new RangeError(`pollIntervalMs must be at least 1, got ${resolved.pollIntervalMs}`)
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `pollIntervalMs must be at least 1, got ${resolved.pollIntervalMs}.`,
+    )
   }
 
   const byPid = (live: boolean, pid: string, fromSeqNr = 1, toSeqNr = Number.MAX_SAFE_INTEGER) =>

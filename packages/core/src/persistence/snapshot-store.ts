@@ -5,7 +5,10 @@ export interface StoredSnapshot {
   readonly seqNr: number
   /** `machine.getPersistedSnapshot(...)`: JSON-safe. */
   readonly state: unknown
-  /** The aggregate's `version` when the snapshot was taken; any other version discards it. */
+  /**
+   * The aggregate's `version` when the snapshot was taken. Another version discards it (the journal is
+   * refolded), unless the events it covers were deleted: then it is restored with the new machine.
+   */
   readonly machineVersion: string
   readonly timestamp: number
 }

@@ -84,6 +84,8 @@ export class ReaderRunner<TState> implements ReaderController {
   #applied = 0
   #retries = 0
   #skipped = 0
+  /** Halted because the offset or state could not be loaded: resume() starts over rather than continues. */
+  #startFailed = false
   #deadLettered = 0
   #lag = 0
   #error: ProjectionError | undefined
@@ -119,20 +121,41 @@ export class ReaderRunner<TState> implements ReaderController {
 
   // ---------------------------------------------------------------- lifecycle
 
+  /**
+   * Loads the offset (and state) and starts following the journal. Never rejects: a reader whose offset or
+   * state cannot be loaded starts halted with that error, and the other readers and the gateway run on.
+   */
   async start(): Promise<void> {
     this.#phase = 'starting'
     this.#c.handle.attach(this)
-    const stored = this.#tx
-      ? this.#tx.loadOffset(this.#name)
-      : this.#durable
-        ? await this.#c.offsetStore.load(this.#name)
-        : undefined
+    let stored: number | undefined
+    try {
+      stored = this.#tx
+        ? this.#tx.loadOffset(this.#name)
+        : this.#durable
+          ? await this.#c.offsetStore.load(this.#name)
+          : undefined
+      this.#state =
+        stored !== undefined && this.#reader.loadState
+          ? await this.#reader.loadState()
+          : this.#reader.initialState
+    } catch (error) {
+      // Nothing is saved here: the stored offset must not be overwritten by one that was never loaded.
+      this.#startFailed = true
+      this.#phase = 'halted'
+      this.#error = new ProjectionError(
+        this.#name,
+        undefined,
+        `Reader "${this.#name}" could not load its offset or state at start: ${messageOf(error)}. It is halted; the other readers and the write side run on. Fix the cause, then call resume() on its handle.`,
+        { cause: error },
+      )
+      this.#c.logger.error(this.#error.message, { error })
+      this.#publish()
+      return
+    }
+    this.#startFailed = false
     this.#offset = stored ?? 0
     this.#savedOffset = this.#offset
-    this.#state =
-      stored !== undefined && this.#reader.loadState
-        ? await this.#reader.loadState()
-        : this.#reader.initialState
     this.#phase = 'running'
     this.#publish()
     this.#subscribe()
@@ -632,6 +655,10 @@ export class ReaderRunner<TState> implements ReaderController {
 
   async resume(): Promise<void> {
     if (this.#phase !== 'halted') return
+    if (this.#startFailed) {
+      this.#error = undefined
+      return this.start()
+    }
     this.#error = undefined
     this.#phase = 'running'
     this.#publish()
@@ -684,6 +711,7 @@ export class ReaderRunner<TState> implements ReaderController {
     this.#sinceSave = 0
     this.#seqCursor = 1
     this.#applied = 0
+    this.#retries = 0
     this.#skipped = 0
     this.#deadLettered = 0
     this.#skipLog = []

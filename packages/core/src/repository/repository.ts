@@ -1,11 +1,12 @@
 import type { AnyActorRef } from 'xstate'
 import type { AnyAggregate, CommandFrom } from '../aggregate/define-aggregate.ts'
+import { CQRS_DEFAULTS } from '../defaults.ts'
 import { StatesourceError, TimeoutError } from '../errors.ts'
 import type { GatewayCommandEvent, SendOptions, SendResult } from '../gateway/gateway-logic.ts'
 
 /** Options of {@link createRepository}. */
 export interface RepositoryConfig {
-  /** Default timeout of `send`. Default 5,000 ms. */
+  /** Default timeout of `send`. Default 5,000 ms ({@link CQRS_DEFAULTS}). */
   readonly timeoutMs?: number
 }
 
@@ -36,6 +37,7 @@ const NO_OPTIONS: SendOptions = Object.freeze({})
  */
 class PendingSend {
   #settled = false
+  #timedOut = false
   #timer: ReturnType<typeof setTimeout> | undefined
   readonly #onAbort: (() => void) | undefined
 
@@ -76,7 +78,13 @@ class PendingSend {
     )
   }
 
+  /** Whether the caller gave up waiting: the gateway then drops the command if it has not started. */
+  expired(): boolean {
+    return this.#timedOut
+  }
+
   timedOut(ms: number): void {
+    this.#timedOut = true
     this.settle(
       new TimeoutError(`Command "${this.command?.type}" for "${this.aggregate.persistenceId(this.id)}"`, ms),
     )
@@ -93,7 +101,7 @@ export function createRepository<A extends AnyAggregate>(
   aggregate: A,
   config: RepositoryConfig = {},
 ): Repository<A> {
-  const defaultTimeout = config.timeoutMs ?? 5_000
+  const defaultTimeout = config.timeoutMs ?? CQRS_DEFAULTS.repositoryTimeoutMs
   return {
     aggregate,
     send(id, command, options = NO_OPTIONS) {
@@ -125,6 +133,7 @@ export function createRepository<A extends AnyAggregate>(
           command: command as { type: string },
           options,
           reply: pending.settle.bind(pending),
+          expired: pending.expired.bind(pending),
         }
         gateway.send(message)
       })

@@ -138,8 +138,11 @@ interface Armed {
  *
  * @remarks Exactly-once relies on the gateway's idempotency window (`dedupeWindow`, default 100 command ids
  * per aggregate): a repeat is recognised while the aggregate has handled fewer than that many commands
- * with ids since. A command that fails with a rejection is marked `failed`; one that meets a stopped
- * gateway or a timeout stays pending and fires again at the next start (safe, thanks to the command id).
+ * with ids since. Several schedulers (processes) may share one store: when two fire the same schedule, the
+ * one whose copy of the aggregate was behind meets a conflict, retries with the same command id and gets the
+ * first result (`sent`, `duplicate: true`); the command runs once. A conflict or an unknown outcome is
+ * retried up to 3 times in all. A command that fails with a rejection is marked `failed`; one that meets a
+ * stopped gateway or a timeout stays pending and fires again at the next start (safe, thanks to the command id).
  *
  * @example
  * ```ts
@@ -148,6 +151,9 @@ interface Armed {
  * const handle = await scheduler.schedule(accounts, 'acc-1', { type: 'close' }, { delay: 3_600_000 })
  * ```
  */
+/** Attempts of a scheduled send that meets a conflict or an unknown outcome (see `sendOnce`). */
+const SEND_ATTEMPTS = 3
+
 export function createDurableScheduler(config: DurableSchedulerConfig): DurableScheduler {
   const store = config.store
   if (!store || typeof store.add !== 'function' || typeof store.settle !== 'function') {
@@ -197,10 +203,7 @@ export function createDurableScheduler(config: DurableSchedulerConfig): DurableS
       return finish({ status: 'failed', error })
     }
     try {
-      const result = await repository.send(entry.aggregateId, entry.command as never, {
-        commandId: entry.commandId,
-        metadata: { ...entry.metadata, scheduleId: entry.id },
-      })
+      const result = await sendOnce(repository, entry)
       await settleQuietly(entry, 'fired')
       finish({ status: 'sent', result })
     } catch (cause) {
@@ -219,6 +222,28 @@ export function createDurableScheduler(config: DurableSchedulerConfig): DurableS
       await settleQuietly(entry, 'failed', error.message)
       reportScheduleFailure(error, infoOf(entry), logger, config.onError)
       finish({ status: 'failed', error })
+    }
+  }
+
+  /**
+   * Sends the scheduled command under its schedule id as command id. A conflict means this gateway's copy of
+   * the aggregate was behind the journal (another process wrote meanwhile: possibly another scheduler firing
+   * this very schedule), and an unknown outcome may hide a commit: both are retried with the same command id,
+   * which the gateway, recovering afresh, answers with the first result when the command ran already.
+   */
+  const sendOnce = async (repository: Repository<any>, entry: StoredSchedule) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await repository.send(entry.aggregateId, entry.command as never, {
+          commandId: entry.commandId,
+          metadata: { ...entry.metadata, scheduleId: entry.id },
+        })
+      } catch (error) {
+        const retryable =
+          isStatesourceError(error, 'CONCURRENCY_CONFLICT') ||
+          isStatesourceError(error, 'JOURNAL_OUTCOME_UNKNOWN')
+        if (!retryable || attempt >= SEND_ATTEMPTS) throw error
+      }
     }
   }
 

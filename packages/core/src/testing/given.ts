@@ -48,9 +48,13 @@ export function given<A extends AnyAggregate>(
     }
     state = aggregate.runtime.step(state, event as { type: string })
   })
-  // A second fold must give the same result: catches clocks or randomness in assign.
-  let again: AnyMachineSnapshot = aggregate.runtime.initial()
-  for (const event of history) again = aggregate.runtime.step(again, event as { type: string })
+  // A second fold must give the same result. It runs with the clock a day ahead, so a clock read in assign
+  // or a guard differs even when both folds run in the same millisecond; randomness differs by itself.
+  const again = underShiftedClock(() => {
+    let folded: AnyMachineSnapshot = aggregate.runtime.initial()
+    for (const event of history) folded = aggregate.runtime.step(folded, event as { type: string })
+    return folded
+  })
   if (JSON.stringify(aggregate.runtime.persist(again)) !== JSON.stringify(aggregate.runtime.persist(state))) {
     throw new StatesourceError(
       'INVALID_AGGREGATE',
@@ -100,5 +104,31 @@ export function given<A extends AnyAggregate>(
         },
       }
     },
+  }
+}
+
+const CLOCK_SHIFT_MS = 86_400_000 + 1
+
+/** Runs `fn` with `Date.now()`, `new Date()` and `performance.now()` a day (and a millisecond) ahead. */
+function underShiftedClock<T>(fn: () => T): T {
+  const RealDate = globalThis.Date
+  const realPerformanceNow = performance.now
+  const realNow = RealDate.now
+  class ShiftedDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(realNow() + CLOCK_SHIFT_MS)
+      else super(...(args as [number]))
+    }
+    static override now(): number {
+      return realNow() + CLOCK_SHIFT_MS
+    }
+  }
+  globalThis.Date = ShiftedDate as DateConstructor
+  performance.now = () => realPerformanceNow.call(performance) + CLOCK_SHIFT_MS
+  try {
+    return fn()
+  } finally {
+    globalThis.Date = RealDate
+    performance.now = realPerformanceNow
   }
 }

@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs'
 import type { AnyActorRef } from 'xstate'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { EventCodecRegistry } from '../codec/event-codec-registry.ts'
+import { NotConfiguredError, StatesourceError } from '../errors.ts'
 import type { TapHub, TappedCommand, TapStatus } from '../extensions/tap.ts'
 import type { GatewaySnapshot, GatewayStats } from '../gateway/gateway-logic.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
@@ -46,7 +47,8 @@ export class CqrsHandles {
   repository<A extends AnyAggregate>(aggregate: A): Repository<A> {
     const registered = this.settings.aggregates.find((a) => a.type === aggregate.type)
     if (!registered) {
-      throw new TypeError(
+      throw new NotConfiguredError(
+        'aggregate',
         `Aggregate "${aggregate.type}" is not registered with this CQRS instance; add it with withAggregate().`,
       )
     }
@@ -113,6 +115,48 @@ export class CqrsHandles {
    */
   async rebuildProjection(name: string): Promise<void> {
     return this.projection(name).rebuild()
+  }
+
+  /**
+   * Deletes an aggregate's events up to and including `toSeqNr`, only if its newest stored snapshot covers
+   * them (its `seqNr` is at least `toSeqNr`), so that the aggregate can always be recovered. This is the
+   * checked way to trim a stream; `journal.deleteTo` is the unchecked primitive underneath.
+   *
+   * @example
+   * ```ts
+   * // With snapshotPolicy({ every: 100 }): once "account|acc-1" has 100 events, its snapshot covers them.
+   * await handles.deleteEvents(account, 'acc-1', { toSeqNr: 100 })
+   * ```
+   *
+   * @remarks Rejects with `NOT_CONFIGURED` without a snapshot store and with `INVALID_INPUT` when no stored
+   * snapshot covers `toSeqNr`; nothing is deleted then. Projections that rebuild from the journal lose the
+   * deleted events too.
+   */
+  async deleteEvents<A extends AnyAggregate>(
+    aggregate: A,
+    id: string,
+    options: { readonly toSeqNr: number },
+  ): Promise<void> {
+    const pid = this.repository(aggregate).aggregate.persistenceId(id)
+    const store = this.settings.snapshotStore
+    if (!store) {
+      throw new NotConfiguredError(
+        'snapshotStore',
+        `Deleting events of "${pid}" needs a snapshot store to recover it from afterwards: add snapshotStore(store) to the builder.`,
+      )
+    }
+    const { toSeqNr } = options
+    if (!(Number.isSafeInteger(toSeqNr) && toSeqNr >= 1)) {
+      throw new StatesourceError('INVALID_INPUT', `toSeqNr must be an integer of at least 1, got ${toSeqNr}.`)
+    }
+    const snapshot = await store.load(pid)
+    if (!snapshot || snapshot.seqNr < toSeqNr) {
+      throw new StatesourceError(
+        'INVALID_INPUT',
+        `Deleting events 1..${toSeqNr} of "${pid}" would leave ${snapshot ? `events ${snapshot.seqNr + 1}..${toSeqNr}` : 'them'} covered by no snapshot (${snapshot ? `the newest is at event ${snapshot.seqNr}` : 'it has none'}), and "${pid}" could not be recovered. Delete only up to the newest snapshot's event, or after the snapshot policy wrote a later snapshot.`,
+      )
+    }
+    await this.settings.journal.deleteTo(pid, toSeqNr)
   }
 
   /** Where readers park events they could not apply (error policy `'dead-letter'`). */

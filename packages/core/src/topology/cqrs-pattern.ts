@@ -2,6 +2,7 @@ import type { AnyActorLogic, AnyActorRef, InspectionEvent, Observer } from 'xsta
 import { createActor } from 'xstate'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import { EventCodecRegistry } from '../codec/event-codec-registry.ts'
+import { CQRS_DEFAULTS } from '../defaults.ts'
 import { NotConfiguredError } from '../errors.ts'
 import { type Interceptor, type InterceptorFn, toInterceptor } from '../extensions/interceptor.ts'
 import { type Listener, type ListenerFn, toListener } from '../extensions/listener.ts'
@@ -65,6 +66,7 @@ export interface CqrsSettings {
   interceptors: Interceptor[]
   listeners: Listener[]
   taps: TapConfig[]
+  tapStreamBufferSize: number
   passivation: PassivationConfig
   restartLimit: RestartLimit
   commandQueue: CommandQueueLimits
@@ -103,22 +105,23 @@ export class CqrsBuilder {
       aggregates: [],
       readJournal: undefined,
       offsetStore: undefined,
-      recoveryPermits: 8,
-      pollIntervalMs: 50,
-      repositoryTimeoutMs: 5_000,
+      recoveryPermits: CQRS_DEFAULTS.recoveryPermits,
+      pollIntervalMs: CQRS_DEFAULTS.pollIntervalMs,
+      repositoryTimeoutMs: CQRS_DEFAULTS.repositoryTimeoutMs,
       writerId: `statesource-${Date.now().toString(16)}-${Math.random().toString(16).slice(2, 8)}`,
       writerIdExplicit: false,
       snapshotStore: undefined,
       snapshotPolicy: undefined,
-      snapshotKeepLast: 1,
-      dedupeWindow: 100,
+      snapshotKeepLast: CQRS_DEFAULTS.snapshotKeepLast,
+      dedupeWindow: CQRS_DEFAULTS.dedupeWindow,
       codecs: undefined,
       readerRetry: undefined,
       interceptors: [],
       listeners: [],
       taps: [],
+      tapStreamBufferSize: CQRS_DEFAULTS.streamBufferSize,
       passivation: {},
-      restartLimit: { maxRestarts: 3, withinMs: 60_000 },
+      restartLimit: CQRS_DEFAULTS.restartLimit,
       commandQueue: {},
       logger: consoleLogger,
     }
@@ -148,19 +151,19 @@ export class CqrsBuilder {
     return this
   }
 
-  /** How many aggregates may recover at once. Default 8; must be at least 1. */
+  /** How many aggregates may recover at once. Default 8 ({@link CQRS_DEFAULTS}); must be at least 1. */
   recoveryPermits(permits: number): this {
     this.settings.recoveryPermits = permits
     return this
   }
 
-  /** How often readers poll for events from other processes. Default 50 ms. */
+  /** How often readers poll for events from other processes. Default 50 ms ({@link CQRS_DEFAULTS}). */
   pollInterval(ms: number): this {
     this.settings.pollIntervalMs = ms
     return this
   }
 
-  /** Default timeout of `repository.send`. Default 5,000 ms. */
+  /** Default timeout of `repository.send`. Default 5,000 ms ({@link CQRS_DEFAULTS}). */
   repositoryTimeout(ms: number): this {
     this.settings.repositoryTimeoutMs = ms
     return this
@@ -179,19 +182,22 @@ export class CqrsBuilder {
     return this
   }
 
-  /** When to snapshot: `{ every: n }` events since the last snapshot, or `'manual'`. Default `{ every: 100 }` with a store. */
+  /**
+   * When to snapshot: `{ every: n }` events since the last snapshot, or `'manual'`. Default `{ every: 100 }`
+   * with a store ({@link CQRS_DEFAULTS}).
+   */
   snapshotPolicy(policy: SnapshotPolicy): this {
     this.settings.snapshotPolicy = policy
     return this
   }
 
-  /** How many snapshots to keep per aggregate (counted in snapshots). Default 1. */
+  /** How many snapshots to keep per aggregate (counted in snapshots). Default 1 ({@link CQRS_DEFAULTS}). */
   snapshotKeepLast(count: number): this {
     this.settings.snapshotKeepLast = count
     return this
   }
 
-  /** How many command ids each aggregate remembers for idempotency. Default 100. */
+  /** How many command ids each aggregate remembers for idempotency. Default 100 ({@link CQRS_DEFAULTS}). */
   dedupeWindow(size: number): this {
     this.settings.dedupeWindow = size
     return this
@@ -260,6 +266,15 @@ export class CqrsBuilder {
    */
   withTap(tap: TapConfig): this {
     this.settings.taps.push(tap)
+    return this
+  }
+
+  /**
+   * The buffer, in items, of each `events$` / `commands$` subscription of `handles.taps` (drop-oldest).
+   * Default 10,000 ({@link CQRS_DEFAULTS}).
+   */
+  tapStreamBufferSize(size: number): this {
+    this.settings.tapStreamBufferSize = size
     return this
   }
 
@@ -389,7 +404,9 @@ export class CqrsTopology {
     /** @internal */ readonly settings: Readonly<CqrsSettings>,
   ) {
     this.#builder = builder
-    this.taps = new TapHub(settings.taps, settings.logger)
+    this.taps = new TapHub(settings.taps, settings.logger, {
+      streamBufferSize: settings.tapStreamBufferSize,
+    })
     const codecs = settings.codecs
       ? new EventCodecRegistry().merge(settings.codecs)
       : new EventCodecRegistry()
@@ -401,7 +418,9 @@ export class CqrsTopology {
       aggregates: settings.aggregates,
       journal: settings.journal,
       snapshotStore: settings.snapshotStore,
-      snapshotPolicy: settings.snapshotPolicy ?? (settings.snapshotStore ? { every: 100 } : undefined),
+      snapshotPolicy:
+        settings.snapshotPolicy ??
+        (settings.snapshotStore ? { every: CQRS_DEFAULTS.snapshotEvery } : undefined),
       snapshotKeepLast: settings.snapshotKeepLast,
       recoveryPermits: settings.recoveryPermits,
       passivation: settings.passivation,
@@ -446,7 +465,7 @@ export class CqrsTopology {
       repositoryTimeoutMs: s.repositoryTimeoutMs,
       writerId: s.writerId,
       snapshots: s.snapshotStore
-        ? { policy: s.snapshotPolicy ?? { every: 100 }, keepLast: s.snapshotKeepLast }
+        ? { policy: s.snapshotPolicy ?? { every: CQRS_DEFAULTS.snapshotEvery }, keepLast: s.snapshotKeepLast }
         : undefined,
       dedupeWindow: s.dedupeWindow,
       readerRetry: s.readerRetry,
@@ -456,18 +475,18 @@ export class CqrsTopology {
         name: t.name,
         events: t.events !== undefined,
         commands: t.commands !== undefined,
-        bufferSize: t.bufferSize ?? 10_000,
+        bufferSize: t.bufferSize ?? CQRS_DEFAULTS.tapBufferSize,
         overflow: t.overflow ?? 'drop-oldest',
       })),
       readers: this.readerDescriptions(),
       passivation: {
-        idleTimeoutMs: s.passivation.idleTimeoutMs ?? 600_000,
-        maxLive: s.passivation.maxLive ?? 100_000,
+        idleTimeoutMs: s.passivation.idleTimeoutMs ?? CQRS_DEFAULTS.idleTimeoutMs,
+        maxLive: s.passivation.maxLive ?? CQRS_DEFAULTS.maxLive,
       },
       restartLimit: s.restartLimit,
       commandQueue: {
-        maxPerAggregate: s.commandQueue.maxPerAggregate ?? 1_000,
-        maxTotal: s.commandQueue.maxTotal ?? 100_000,
+        maxPerAggregate: s.commandQueue.maxPerAggregate ?? CQRS_DEFAULTS.commandQueue.maxPerAggregate,
+        maxTotal: s.commandQueue.maxTotal ?? CQRS_DEFAULTS.commandQueue.maxTotal,
       },
       limits: s.journal.limits ?? DEFAULT_INPUT_LIMITS,
     }

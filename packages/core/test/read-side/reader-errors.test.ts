@@ -143,6 +143,33 @@ describe('error policies', () => {
     await handles.stop()
   })
 
+  it('counts retries since the runner started or was rebuilt, like applied and skipped', async () => {
+    let failures = 1
+    const builder = accountBuilder().withReaderRetry(3, { fixedMs: 1 })
+    const total = builder.withReader(
+      defineReader({
+        name: 'total',
+        filter: ReaderFilter.tag('money'),
+        initialState: 0,
+        apply: (sum: number, event) => {
+          if (failures > 0) {
+            failures--
+            throw new Error('flaky')
+          }
+          return sum + (event.amount as number)
+        },
+      }),
+    )
+    const handles = await builder.build().materialize()
+    const last = await depositAll(handles, [5])
+    expect(await total.waitForOffset(last)).toBe(5)
+    expect(total.status).toMatchObject({ retries: 1, applied: 1 })
+    await handles.rebuildProjection('total')
+    expect(await total.waitForOffset(last)).toBe(5)
+    expect(total.status).toMatchObject({ retries: 0, applied: 1 })
+    await handles.stop()
+  })
+
   it('gives up after maxAttempts, with a per-reader override', async () => {
     const attempts: number[] = []
     const builder = accountBuilder().withReaderRetry(5, { fixedMs: 1 })

@@ -313,6 +313,39 @@ describe('durable offsets (at-least-once)', () => {
     expect(second.status.applied).toBe(1)
   })
 
+  it('starts a reader whose offset cannot be loaded halted, and runs everything else', async () => {
+    const journal = createInMemoryJournal()
+    const inner = createInMemoryOffsetStore()
+    await inner.save('broken', 0)
+    let diskOk = false
+    const offsets = {
+      load: (name: string) =>
+        name === 'broken' && !diskOk ? Promise.reject(new Error('disk unreadable')) : inner.load(name),
+      save: (name: string, ordering: number) => inner.save(name, ordering),
+      reset: (name: string) => inner.reset(name),
+    }
+    const durable = (name: string) =>
+      defineReader({ name, initialState: 0, loadState: () => 0, apply: (n: number) => n + 1 })
+    const builder = accountBuilder(journal).offsetStore(offsets)
+    const broken = builder.withReader(durable('broken'))
+    const fine = builder.withReader(durable('fine'))
+    const handles = await builder.build().materialize()
+    try {
+      expect(broken.status).toMatchObject({ phase: 'halted' })
+      expect(broken.status.error?.message).toBe(
+        'Reader "broken" could not load its offset or state at start: disk unreadable. It is halted; the other readers and the write side run on. Fix the cause, then call resume() on its handle.',
+      )
+      const sent = await handles.repository(account).send('h-1', { type: 'open', owner: 'Ada' })
+      expect(await fine.waitForOffset(sent.ordering)).toBe(1)
+      expect(await inner.load('broken')).toBe(0) // nothing was saved over the offset it could not read
+      diskOk = true
+      await broken.resume()
+      expect(await broken.waitForOffset(sent.ordering)).toBe(1)
+    } finally {
+      await handles.stop()
+    }
+  })
+
   it('replays an in-memory projection from the start at every start', async () => {
     const journal = createInMemoryJournal()
     const offsets = createInMemoryOffsetStore()

@@ -56,6 +56,39 @@ describe('createDurableScheduler', () => {
     await app.handles.stop()
   })
 
+  it('runs a schedule once when two schedulers fire it, and reports both as sent', async () => {
+    const journal = createInMemoryJournal()
+    const store = createInMemoryScheduleStore()
+    const errors: string[] = []
+    const { logger } = collectingLogger()
+    const one = await boot(journal, store, logger)
+    const two = await boot(journal, store, logger)
+    await one.accounts.send('a', { type: 'open', owner: 'Ada' })
+    await two.accounts.send('a', { type: 'noop' }) // both processes now hold "account|a" at version 1
+    await store.add({
+      id: 's-1',
+      aggregateType: 'account',
+      aggregateId: 'a',
+      command: { type: 'deposit', amount: 5 },
+      dueAt: Date.now() - 1,
+      commandId: 's-1',
+      metadata: {},
+      createdAt: Date.now() - 1_000,
+      status: 'pending',
+    })
+    const schedulers = [one, two].map(({ handles }) =>
+      createDurableScheduler({ store, handles, onError: (error) => void errors.push(error.message) }),
+    )
+    // Both load the schedule before either fires it: the one that appends second meets a conflict.
+    const starts = await Promise.all(schedulers.map((scheduler) => scheduler.start()))
+    expect(starts.map((s) => s.fired)).toEqual([1, 1])
+    expect(errors).toEqual([])
+    expect((await journal.replay('account|a')).map((e) => e.type)).toEqual(['opened', 'deposited'])
+    expect(await store.get('s-1')).toMatchObject({ status: 'fired' })
+    await one.handles.stop()
+    await two.handles.stop()
+  })
+
   it('re-arms pending commands after a restart and fires overdue ones at start-up', async () => {
     const journal = createInMemoryJournal()
     const store = createInMemoryScheduleStore()
