@@ -1,298 +1,708 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import type { BenchResults, BenchRun } from './bench-runner.ts'
+import path from 'node:path'
+import { type ChartFile, renderCharts } from './bench-charts.ts'
+import type { BenchResults, BenchRun, SweepRound } from './bench-runner.ts'
+import { median } from './bench-runner.ts'
+import type { CommandCaseResult } from './cases/command-case.ts'
 import { RAW_BATCH } from './cases/raw-case.ts'
-import { SYNCHRONOUS } from './sqlite-settings.ts'
+import { SWEEP_PEERS, peerNamed } from './peers.ts'
 
-/** The keys every run must produce as finite numbers (the smoke test checks them). */
+/** The keys every run must produce as finite numbers (the issue's list; the smoke test checks them). */
 export const REQUIRED_KEYS = [
-  'e2e_vs_emmett',
-  'e2e_vs_raw',
-  'e2e_vs_raw_at_in_flight',
-  'journal_append_vs_raw',
-  'recovery_100k_snapshot_ms',
+  'e2e_vs_emmett_durable_100',
+  'e2e_vs_storage_limit_same_rows',
+  'cmds_per_s_1',
+  'cmds_per_s_10',
+  'cmds_per_s_100',
+  'cmds_per_s_1000',
+  'latency_p99_ms_at_50pct',
+  'recovery_100k_tail_cold_ms',
   'heap_per_live_aggregate_bytes',
   'catchup_events_per_s',
-  'live_lag_p99_ms',
+  'live_lag_p99_ms_under_load',
+  'cpu_us_per_command',
 ] as const
 
-/** Where the generated table goes in docs/benchmarks.md. */
+/** Where the generated charts and tables go in docs/benchmarks.md. */
 export const MARKERS = { start: '<!-- bench:results:start -->', end: '<!-- bench:results:end -->' } as const
 
-/** `over[i] / under[i]` for each round (both sides of a round ran one right after the other). */
-function pairedRatios(over: readonly number[], under: readonly number[]): number[] {
-  return over.map((value, i) => value / (under[i] ?? Number.NaN))
+const round = (value: number, digits = 0) =>
+  Number.isFinite(value) ? Number(value.toFixed(digits)) : Number.NaN
+const int = (value: number | string | undefined) =>
+  typeof value === 'number'
+    ? Number.isFinite(value)
+      ? Math.round(value).toLocaleString('en-US')
+      : '—'
+    : String(value ?? '—')
+const num = (value: number | string | undefined, digits: number) =>
+  typeof value === 'number' ? (Number.isFinite(value) ? value.toFixed(digits) : '—') : String(value ?? '—')
+const verdict = (met: boolean) => (met ? 'met' : '**not met**')
+
+/** `median [min..max]` of the rounds, formatted. */
+function spread(values: readonly number[], format: (v: number) => string = (v) => int(v)): string {
+  if (values.length === 0) return '—'
+  if (values.length === 1) return format(values[0]!)
+  return `${format(median(values))} [${format(Math.min(...values))}..${format(Math.max(...values))}]`
 }
 
-const eventRates = (runs: readonly { eventsPerSec: number }[]) => runs.map((r) => r.eventsPerSec)
-const rowRates = (runs: readonly { rowsPerSec: number }[]) => runs.map((r) => r.rowsPerSec)
+const roundsOf = (sweep: readonly SweepRound[], concurrency: number) =>
+  sweep.filter((s) => s.concurrency === concurrency)
+const rawAt = (s: SweepRound, batch: number) => s.raw.find((r) => r.batch === batch)
+const sameRowsBatch = (s: SweepRound) => Math.max(1, Math.round(s.rowsPerTransaction))
+const peerRuns = (sweep: readonly SweepRound[], peer: string, concurrency: number) =>
+  roundsOf(sweep, concurrency)
+    .map((s) => s.peers[peer])
+    .filter((r): r is CommandCaseResult => r !== undefined)
+const pairedRatios = (over: readonly number[], under: readonly number[]) =>
+  over.map((v, i) => v / (under[i] ?? Number.NaN))
 const formatRounds = (ratios: readonly number[]) => ratios.map((r) => r.toFixed(2)).join(' ')
-
-function medianOf(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const byRate = <T extends { commandsPerSec?: number; rowsPerSec?: number }>(runs: readonly T[]): T => {
-  const sorted = [...runs].sort(
-    (a, b) => (a.commandsPerSec ?? a.rowsPerSec ?? 0) - (b.commandsPerSec ?? b.rowsPerSec ?? 0),
-  )
-  return sorted[Math.floor(sorted.length / 2)]!
-}
-
-const round = (value: number, digits = 0) => Number(value.toFixed(digits))
+const writerUs = (r: CommandCaseResult) => r.cpuUsPerCommand.busiestOther
 
 /**
  * Flattens a run into one object of figures: rates per second, times in milliseconds, ratios as plain
- * numbers (statesource ÷ baseline). For the statesource and raw cases the median run is used.
+ * numbers (statesource ÷ baseline, the median of the per-round ratios). Medians over rounds, with `_min` and
+ * `_max` beside the main rates.
  *
  * @example
  * ```ts
  * const results = toResults(await runBench({ quick: true }))
- * results.e2e_vs_emmett // e.g. 12.3
+ * results.e2e_vs_emmett_durable_100 // e.g. 25.1
  * ```
  */
 export function toResults(run: BenchRun): BenchResults {
-  const ssC = byRate(run.statesourceConcurrent)
-  const ssS = byRate(run.statesourceSequential)
-  const raw = byRate(run.raw)
-  const rawAtInFlight = byRate(run.rawInFlightBatch)
-  const e2eVsRaw = pairedRatios(eventRates(run.statesourceConcurrent), rowRates(run.raw))
-  const e2eVsRawAtInFlight = pairedRatios(
-    eventRates(run.statesourceConcurrent),
-    rowRates(run.rawInFlightBatch),
-  )
-  const rawAtInFlightVsRaw = pairedRatios(rowRates(run.rawInFlightBatch), rowRates(run.raw))
-  const em = run.emmettConcurrent
-  const emS = run.emmettSequential
-  const lagFromReadSide = run.readSide.liveLagP99Ms !== undefined
-  return {
+  const { sizes, sweep } = run
+  const r: BenchResults = {
     mode: run.quick ? 'quick' : 'full',
-    generated_at: new Date().toISOString(),
+    generated_at: run.startedAt,
+    run_seconds: round(run.seconds),
     node_version: process.version,
     cpu: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown'}`,
-    sqlite_settings: `WAL, synchronous=${SYNCHRONOUS}`,
-    commands: run.sizes.commands,
-    streams: run.sizes.streams,
-    in_flight: run.sizes.inFlight,
-    journal_in_flight: run.sizes.journalInFlight,
-    rounds: run.sizes.rounds,
-    statesource_c100_cmd_per_s: round(ssC.commandsPerSec),
-    statesource_c100_events_per_s: round(ssC.eventsPerSec),
-    statesource_c100_errors: ssC.errors,
-    statesource_c100_warm_up_errors: ssC.warmUpErrors,
-    statesource_c100_stored_events: ssC.storedEvents,
-    statesource_c100_transactions: ssC.transactions,
-    statesource_c100_mean_batch: round(ssC.ok / Math.max(1, ssC.transactions), 1),
-    statesource_seq_cmd_per_s: round(ssS.commandsPerSec),
-    statesource_seq_errors: ssS.errors,
-    statesource_seq_stored_events: ssS.storedEvents,
-    emmett_c100_cmd_per_s: round(em.commandsPerSec),
-    emmett_c100_errors: em.errors,
-    emmett_c100_warm_up_errors: em.warmUpErrors,
-    emmett_c100_stored_events: em.storedEvents,
-    emmett_seq_cmd_per_s: round(emS.commandsPerSec),
-    emmett_seq_errors: emS.errors,
-    emmett_seq_stored_events: emS.storedEvents,
-    emmett_synchronous_pragma: em.synchronousPragma,
-    // Ratios keep their full precision here and are rounded once, in the table.
-    e2e_vs_emmett: ssC.commandsPerSec / em.commandsPerSec,
-    e2e_vs_emmett_sequential: ssS.commandsPerSec / emS.commandsPerSec,
-    raw_batch: RAW_BATCH,
-    raw_rows_per_s: round(raw.rowsPerSec),
-    raw_stored_rows: raw.storedRows,
-    // Paired per round (both raw runs come right before statesource in each round), so drift of a shared
-    // machine between rounds does not enter the ratio; the median of the rounds is reported.
-    e2e_vs_raw: medianOf(e2eVsRaw),
-    e2e_vs_raw_rounds: formatRounds(e2eVsRaw),
-    // Raw with as many rows per transaction as there are commands in flight: no design that answers each
-    // command after its commit can put more events into one transaction at that concurrency.
-    raw_at_in_flight_rows_per_s: round(rawAtInFlight.rowsPerSec),
-    raw_at_in_flight_stored_rows: rawAtInFlight.storedRows,
-    raw_at_in_flight_vs_raw: medianOf(rawAtInFlightVsRaw),
-    raw_at_in_flight_vs_raw_rounds: formatRounds(rawAtInFlightVsRaw),
-    e2e_vs_raw_at_in_flight: medianOf(e2eVsRawAtInFlight),
-    e2e_vs_raw_at_in_flight_rounds: formatRounds(e2eVsRawAtInFlight),
-    journal_raw_rows_per_s: run.journal.raw_rows_per_s,
-    journal_rows_per_s: run.journal.journal_rows_per_s,
-    journal_append_vs_raw: run.journal.journal_append_vs_raw,
-    journal_mean_batch: run.journal.journal_mean_batch,
-    recovery_aggregates: run.recovery.aggregates,
-    recovery_events_per_aggregate: run.recovery.eventsPerAggregate,
-    recovery_10k_no_snapshot_ms: round(run.recovery.manyNoSnapshotMs, 1),
-    recovery_10k_snapshot_ms: round(run.recovery.manySnapshotMs, 1),
-    recovery_10k_snapshot_hits: run.recovery.manySnapshotHits,
-    recovery_big_aggregate_events: run.recovery.bigAggregateEvents,
-    recovery_100k_no_snapshot_ms: round(run.recovery.bigNoSnapshotMs, 2),
-    recovery_100k_snapshot_ms: round(run.recovery.bigSnapshotMs, 2),
-    live_aggregates: run.memory.aggregates,
-    heap_per_live_aggregate_bytes: round(run.memory.heapPerLiveAggregateBytes),
-    heap_growth_per_aggregate_bytes: round(run.memory.heapGrowthPerAggregateBytes),
-    rss_per_live_aggregate_bytes: round(run.memory.rssPerLiveAggregateBytes),
-    heap_used_mb_live: round(run.memory.heapUsedMb, 1),
-    catchup_events: run.readSide.events,
-    catchup_events_per_s: round(run.readSide.catchupEventsPerSec),
-    catchup_source: run.readSide.source,
-    live_lag_p50_ms: lagFromReadSide ? run.readSide.liveLagP50Ms! : run.journal.live_lag_p50_ms,
-    live_lag_p99_ms: lagFromReadSide ? run.readSide.liveLagP99Ms! : run.journal.live_lag_p99_ms,
-    live_lag_source: lagFromReadSide ? 'core/bench/read-side-bench.ts' : 'sqlite/bench/journal-bench.ts',
+    synchronous: run.synchronous,
+    sqlite_settings: `WAL, synchronous=${run.synchronous} (set explicitly on every connection)`,
+    commands: sizes.commands,
+    streams: sizes.streams,
+    peer_commands: sizes.peerCommands,
+    peer_streams: sizes.peerStreams,
+    rounds: sizes.rounds,
+    headline_in_flight: sizes.headline,
   }
+  for (const c of sizes.concurrencies) {
+    const rounds = roundsOf(sweep, c)
+    const cmds = rounds.map((s) => s.statesource.commandsPerSec)
+    r[`cmds_per_s_${c}`] = round(median(cmds))
+    r[`cmds_per_s_${c}_min`] = round(Math.min(...cmds))
+    r[`cmds_per_s_${c}_max`] = round(Math.max(...cmds))
+    r[`events_per_s_${c}`] = round(median(rounds.map((s) => s.statesource.eventsPerSec)))
+    r[`rows_per_txn_${c}`] = round(median(rounds.map((s) => s.rowsPerTransaction)), 1)
+    const sameRows = rounds.map((s) => rawAt(s, sameRowsBatch(s))?.rowsPerSec ?? Number.NaN)
+    const inFlight = rounds.map((s) => rawAt(s, c)?.rowsPerSec ?? Number.NaN)
+    r[`storage_limit_same_rows_${c}`] = round(median(sameRows))
+    r[`storage_limit_in_flight_${c}`] = round(median(inFlight))
+    const vsSame = pairedRatios(
+      rounds.map((s) => s.statesource.eventsPerSec),
+      sameRows,
+    )
+    r[`e2e_vs_storage_limit_same_rows_${c}`] = round(median(vsSame), 3)
+    r[`e2e_vs_storage_limit_same_rows_${c}_rounds`] = formatRounds(vsSame)
+    r[`e2e_vs_storage_limit_in_flight_${c}`] = round(
+      median(
+        pairedRatios(
+          rounds.map((s) => s.statesource.eventsPerSec),
+          inFlight,
+        ),
+      ),
+      3,
+    )
+    r[`cpu_main_us_${c}`] = round(median(rounds.map((s) => s.statesource.cpuUsPerCommand.main)), 1)
+    r[`cpu_writer_us_${c}`] = round(median(rounds.map((s) => writerUs(s.statesource))), 1)
+    r[`cpu_other_us_${c}`] = round(median(rounds.map((s) => s.statesource.cpuUsPerCommand.other)), 1)
+    r[`first_contact_cmds_per_s_${c}`] = round(
+      median(
+        rounds.map((s) =>
+          s.statesource.firstContact
+            ? s.statesource.firstContact.commands / s.statesource.firstContact.seconds
+            : Number.NaN,
+        ),
+      ),
+    )
+    r[`steady_cmds_per_s_${c}`] = round(median(rounds.map((s) => s.statesource.steadyCommandsPerSec)))
+    r[`errors_${c}`] = rounds.reduce((sum, s) => sum + s.statesource.errors + s.statesource.warmUpErrors, 0)
+    r[`stored_events_${c}`] = median(rounds.map((s) => s.statesource.storedEvents))
+    for (const { peer } of SWEEP_PEERS) {
+      const runs = peerRuns(sweep, peer, c)
+      if (runs.length === 0) continue
+      const key = peer.replaceAll('-', '_')
+      r[`${key}_cmds_per_s_${c}`] = round(median(runs.map((p) => p.commandsPerSec)))
+      r[`${key}_cmds_per_s_${c}_min`] = round(Math.min(...runs.map((p) => p.commandsPerSec)))
+      r[`${key}_cmds_per_s_${c}_max`] = round(Math.max(...runs.map((p) => p.commandsPerSec)))
+      r[`${key}_cpu_main_us_${c}`] = round(median(runs.map((p) => p.cpuUsPerCommand.main)), 1)
+      r[`${key}_cpu_other_us_${c}`] = round(median(runs.map((p) => p.cpuUsPerCommand.other)), 1)
+      r[`${key}_errors_${c}`] = runs.reduce((sum, p) => sum + p.errors + p.warmUpErrors, 0)
+      r[`${key}_stored_events_${c}`] = median(runs.map((p) => p.storedEvents))
+      const vs = pairedRatios(
+        roundsOf(sweep, c).map((s) => s.statesource.commandsPerSec),
+        runs.map((p) => p.commandsPerSec),
+      )
+      r[`e2e_vs_${key}_${c}`] = round(median(vs), 2)
+      r[`e2e_vs_${key}_${c}_rounds`] = formatRounds(vs)
+    }
+  }
+  const h = sizes.headline
+  const headline = roundsOf(sweep, h)
+  r.e2e_vs_emmett_durable_100 = r[`e2e_vs_emmett_durable_${h}`] ?? Number.NaN
+  r.e2e_vs_storage_limit_same_rows = r[`e2e_vs_storage_limit_same_rows_${h}`] ?? Number.NaN
+  r.e2e_vs_storage_limit_in_flight = r[`e2e_vs_storage_limit_in_flight_${h}`] ?? Number.NaN
+  const raw1000 = headline.map((s) => rawAt(s, RAW_BATCH)?.rowsPerSec ?? Number.NaN)
+  r.raw_1000_rows_per_s = round(median(raw1000))
+  r.e2e_vs_raw_1000 = round(
+    median(
+      pairedRatios(
+        headline.map((s) => s.statesource.eventsPerSec),
+        raw1000,
+      ),
+    ),
+    3,
+  )
+  r.emmett_durable_synchronous_pragma =
+    peerRuns(sweep, 'emmett-durable', h)[0]?.counters.synchronousPragma ?? Number.NaN
+
+  const shared = run.emmettShared.map((e) => e.commandsPerSec)
+  r.emmett_shared_cmds_per_s_100 = round(median(shared))
+  r.emmett_shared_errors = run.emmettShared.reduce((sum, e) => sum + e.errors, 0)
+  r.e2e_vs_emmett_shared_100 = round(
+    median(
+      pairedRatios(
+        headline.map((s) => s.statesource.commandsPerSec),
+        shared,
+      ),
+    ),
+    2,
+  )
+  r.statesource_normal_cmds_per_s_100 = round(median(run.statesourceNormal.map((e) => e.commandsPerSec)))
+  for (const peer of ['statesource-memory', 'emmett-memory']) {
+    for (const c of [1, h]) {
+      const runs = run.inMemory.filter((m) => m.peer === peer && m.concurrency === c)
+      r[`${peer.replace('-', '_')}_cmds_per_s_${c}`] = round(median(runs.map((m) => m.commandsPerSec)))
+      r[`${peer.replace('-', '_')}_cpu_main_us_${c}`] = round(
+        median(runs.map((m) => m.cpuUsPerCommand.main)),
+        1,
+      )
+    }
+  }
+  for (const kind of ['triple', 'zipf']) {
+    for (const peer of ['statesource', 'emmett-durable']) {
+      const runs = run.workloads.filter((w) => w.kind === kind && w.peer === peer)
+      const key = `${kind}_${peer.replace('-', '_')}`
+      r[`${key}_cmds_per_s`] = round(median(runs.map((w) => w.commandsPerSec)))
+      r[`${key}_events_per_s`] = round(median(runs.map((w) => w.eventsPerSec)))
+      r[`${key}_conflicts`] = round(median(runs.map((w) => w.conflicts)))
+      r[`${key}_commands`] = runs[0]?.commands ?? 0
+      r[`${key}_errors`] = runs.reduce((sum, w) => sum + w.errors, 0)
+    }
+  }
+
+  r.max_cmds_per_s = round(run.latency.maxPerSec)
+  for (const rate of run.latency.rates) {
+    const pct = Math.round(rate.fraction * 100)
+    r[`latency_target_per_s_at_${pct}pct`] = rate.targetPerSec
+    r[`latency_achieved_per_s_at_${pct}pct`] = round(rate.achievedPerSec)
+    r[`latency_p50_ms_at_${pct}pct`] = round(rate.p50Ms, 2)
+    r[`latency_p99_ms_at_${pct}pct`] = round(rate.p99Ms, 2)
+    r[`latency_p999_ms_at_${pct}pct`] = round(rate.p999Ms, 2)
+    r[`latency_max_ms_at_${pct}pct`] = round(rate.maxMs, 2)
+  }
+
+  const scale = run.scale.statesource
+  r.scale_events = scale.commands
+  r.scale_streams = scale.streams
+  r.scale_cmds_per_s = round(scale.commandsPerSec)
+  r.scale_first_contact_cmds_per_s = round(
+    scale.firstContact ? scale.firstContact.commands / scale.firstContact.seconds : Number.NaN,
+  )
+  r.scale_steady_cmds_per_s = round(scale.steadyCommandsPerSec)
+  r.scale_rows_per_txn = round(scale.ok / Math.max(1, scale.counters.transactions ?? 1), 1)
+  r.scale_storage_limit_rows_per_s = round(run.scale.raw.rowsPerSec)
+  r.scale_e2e_vs_storage_limit = round(scale.eventsPerSec / run.scale.raw.rowsPerSec, 3)
+  r.scale_last_window_cmds_per_s = round(scale.windows.at(-1)?.commandsPerSec ?? Number.NaN)
+  r.scale_storage_limit_last_window_rows_per_s = round(run.scale.raw.windows.at(-1)?.rowsPerSec ?? Number.NaN)
+
+  const { big, bigNoSnapshot, many } = run.recovery
+  r.recovery_big_events = sizes.bigEvents + sizes.bigTail
+  r.recovery_100k_tail_cold_ms = round(big.ms, 2)
+  r.recovery_100k_tail_snapshot_hits = big.snapshotHits
+  r.recovery_100k_tail_events_replayed = big.eventsReplayed
+  r.recovery_100k_tail_open_ms = round(big.openMs, 1)
+  r.recovery_100k_no_snapshot_cold_ms = round(bigNoSnapshot.ms, 1)
+  r.recovery_100k_no_snapshot_events_replayed = bigNoSnapshot.eventsReplayed
+  r.recovery_10k_cold_ms = round(many.ms, 1)
+  r.recovery_10k_aggregates = many.aggregates
+  r.recovery_10k_snapshot_hits = many.snapshotHits
+  r.recovery_10k_events_replayed = many.eventsReplayed
+
+  r.live_aggregates = run.memory.aggregates
+  r.heap_per_live_aggregate_bytes = round(run.memory.heapPerLiveAggregateBytes)
+  r.heap_growth_per_aggregate_bytes = round(run.memory.heapGrowthPerAggregateBytes)
+  r.rss_per_live_aggregate_bytes = round(run.memory.rssPerLiveAggregateBytes)
+
+  r.catchup_events = run.catchup.events
+  r.catchup_events_per_s = round(run.catchup.eventsPerSec)
+  r.catchup_payload_bytes = round(run.catchup.payloadBytes)
+  r.lag_load_per_s = run.lag.perSec
+  r.lag_load_achieved_per_s = round(run.lag.achievedPerSec)
+  r.live_lag_p50_ms_under_load = round(run.lag.sameProcess.p50Ms, 2)
+  r.live_lag_p99_ms_under_load = round(run.lag.sameProcess.p99Ms, 2)
+  r.live_lag_max_ms_under_load = round(run.lag.sameProcess.maxMs, 2)
+  r.second_process_lag_p50_ms = round(run.lag.secondProcess.p50Ms, 2)
+  r.second_process_lag_p99_ms = round(run.lag.secondProcess.p99Ms, 2)
+  r.second_process_lag_max_ms = round(run.lag.secondProcess.maxMs, 2)
+  r.second_process_poll_interval_ms = run.lag.pollIntervalMs
+
+  r.cpu_us_per_command = round(
+    median(headline.map((s) => s.statesource.cpuUsPerCommand.main + writerUs(s.statesource))),
+    1,
+  )
+  r.journal_append_vs_raw = run.journal.journal_append_vs_raw
+  r.journal_rows_per_s = run.journal.journal_rows_per_s
+  r.journal_raw_rows_per_s = run.journal.raw_rows_per_s
+  return r
 }
 
-const int = (value: number | string | undefined) =>
-  typeof value === 'number' ? Math.round(value).toLocaleString('en-US') : String(value)
-const num = (value: number | string | undefined, digits: number) =>
-  typeof value === 'number' ? value.toFixed(digits) : String(value)
-const verdict = (met: boolean) => (met ? 'met' : '**not met**')
+/** A Markdown table padded to aligned columns, the way the repository's formatter writes them. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)))
+  const line = (cells: readonly string[]) =>
+    `| ${header.map((_, i) => (cells[i] ?? '').padEnd(widths[i]!)).join(' | ')} |`
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
 
 /**
- * The results as a Markdown table: absolute figures, the baseline measured in the same run, the ratio, the
- * target and whether it was met; then the run's settings and checks.
+ * The run as Markdown: the charts, the headline table (figures, baseline of the same run, ratio, durability,
+ * target), then one table per measurement with medians and the spread over rounds.
  *
  * @example
  * ```ts
- * console.log(formatTable(toResults(run)))
+ * console.log(formatReport(run, toResults(run), []))
  * ```
  */
-export function formatTable(r: BenchResults): string {
+export function formatReport(run: BenchRun, r: BenchResults, charts: readonly ChartFile[]): string {
   const n = (key: string) => r[key] as number
-  const commands = `${int(r.commands)} commands over ${int(r.streams)} carts`
-  const rows: string[][] = [
+  const { sizes, sweep } = run
+  const h = sizes.headline
+  const sync = run.synchronous
+  const headline = roundsOf(sweep, h)
+  const emmettDurable = peerRuns(sweep, 'emmett-durable', h)
+  const durable = peerNamed('statesource').durability(sync)
+  const out: string[] = []
+  for (const chart of charts) out.push(`![${chart.title}](${chart.file})`, '')
+
+  out.push(
+    table(
+      [
+        'measurement',
+        'statesource',
+        'baseline (same run)',
+        'ratio (median, rounds)',
+        'durability',
+        'target',
+        'target met?',
+      ],
+      [
+        [
+          `Commands/s, ${h} in flight, vs Emmett's best durable setup`,
+          spread(headline.map((s) => s.statesource.commandsPerSec)),
+          `Emmett durable: ${spread(emmettDurable.map((e) => e.commandsPerSec))}`,
+          `${num(r.e2e_vs_emmett_durable_100, 1)}× (${r[`e2e_vs_emmett_durable_${h}_rounds`] ?? ''})`,
+          `both: ${durable}`,
+          '≥ 10×',
+          verdict(n('e2e_vs_emmett_durable_100') >= 10),
+        ],
+        [
+          `Events/s end to end, ${h} in flight, vs the storage limit at the same rows per transaction (${num(r[`rows_per_txn_${h}`], 1)}, what statesource committed)`,
+          spread(headline.map((s) => s.statesource.eventsPerSec)),
+          `raw: ${spread(headline.map((s) => rawAt(s, sameRowsBatch(s))?.rowsPerSec ?? Number.NaN))}`,
+          `${num(r.e2e_vs_storage_limit_same_rows, 2)} (${r[`e2e_vs_storage_limit_same_rows_${h}_rounds`] ?? ''})`,
+          `both: ${sync}`,
+          '≥ 0.75',
+          verdict(n('e2e_vs_storage_limit_same_rows') >= 0.75),
+        ],
+        [
+          `Same, vs the storage limit at ${h} rows per transaction (the most ${h} in flight allow)`,
+          spread(headline.map((s) => s.statesource.eventsPerSec)),
+          `raw: ${spread(headline.map((s) => rawAt(s, h)?.rowsPerSec ?? Number.NaN))}`,
+          num(r.e2e_vs_storage_limit_in_flight, 2),
+          `both: ${sync}`,
+          '—',
+          '—',
+        ],
+        [
+          `Same, vs raw at ${RAW_BATCH} rows per transaction (context)`,
+          spread(headline.map((s) => s.statesource.eventsPerSec)),
+          `raw: ${spread(headline.map((s) => rawAt(s, RAW_BATCH)?.rowsPerSec ?? Number.NaN))}`,
+          num(r.e2e_vs_raw_1000, 2),
+          `both: ${sync}`,
+          '—',
+          '—',
+        ],
+        [
+          `Commands/s, ${h} in flight, vs Emmett's shared connection (**acknowledges before commit**)`,
+          spread(headline.map((s) => s.statesource.commandsPerSec)),
+          `Emmett shared: ${spread(run.emmettShared.map((e) => e.commandsPerSec))}`,
+          `${num(r.e2e_vs_emmett_shared_100, 1)}×`,
+          `statesource: ${durable}; Emmett: acknowledges before commit`,
+          '—',
+          '—',
+        ],
+        [
+          'Latency at 50 % of the maximum rate, p99 (ms)',
+          num(r.latency_p99_ms_at_50pct, 2),
+          '',
+          '',
+          durable,
+          '≤ 10 ms',
+          verdict(n('latency_p99_ms_at_50pct') <= 10),
+        ],
+        [
+          `Cold recovery of one aggregate of ${int(r.recovery_big_events)} events, snapshot + worst tail of ${sizes.bigTail} (ms)`,
+          num(r.recovery_100k_tail_cold_ms, 1),
+          `no snapshot: ${num(r.recovery_100k_no_snapshot_cold_ms, 0)}`,
+          '',
+          '—',
+          '< 20 ms',
+          verdict(n('recovery_100k_tail_cold_ms') < 20),
+        ],
+        [
+          `Heap per live aggregate, ${int(r.live_aggregates)} live (bytes)`,
+          int(r.heap_per_live_aggregate_bytes),
+          '',
+          '',
+          '—',
+          '< 5,000 B',
+          verdict(n('heap_per_live_aggregate_bytes') < 5000),
+        ],
+        [
+          `Catch-up of one reader over ${int(r.catchup_events)} events of ~${r.catchup_payload_bytes} B (events/s)`,
+          int(r.catchup_events_per_s),
+          '',
+          '',
+          '—',
+          '≥ 200,000/s',
+          verdict(n('catchup_events_per_s') >= 200_000),
+        ],
+        [
+          `Live lag commit → subscriber, same process, under ${int(r.lag_load_per_s)} cmd/s, p99 (ms)`,
+          num(r.live_lag_p99_ms_under_load, 2),
+          '',
+          '',
+          durable,
+          '< 10 ms',
+          verdict(n('live_lag_p99_ms_under_load') < 10),
+        ],
+        [
+          `CPU per command, ${h} in flight: event loop + writer thread (µs)`,
+          `${num(r.cpu_us_per_command, 1)} (${num(r[`cpu_main_us_${h}`], 1)} + ${num(r[`cpu_writer_us_${h}`], 1)})`,
+          `Emmett durable: ${num(r[`emmett_durable_cpu_main_us_${h}`], 1)} + ${num(r[`emmett_durable_cpu_other_us_${h}`], 1)}`,
+          '',
+          '—',
+          '—',
+          '—',
+        ],
+      ],
+    ),
+  )
+
+  out.push(
+    '',
+    `**Concurrency sweep** (commands/s, median [min..max] of ${sizes.rounds} rounds; events/s equal commands/s here):`,
+    '',
+  )
+  const cs = sizes.concurrencies
+  const sweepRows: string[][] = [
     [
-      `Commands/s, ${r.in_flight} in flight (${commands})`,
-      int(r.statesource_c100_cmd_per_s),
-      `Emmett: ${int(r.emmett_c100_cmd_per_s)}`,
-      `${num(r.e2e_vs_emmett, 1)}×`,
-      '≥ 10× Emmett',
-      verdict(n('e2e_vs_emmett') >= 10),
+      peerNamed('statesource').label,
+      durable,
+      ...cs.map((c) => spread(roundsOf(sweep, c).map((s) => s.statesource.commandsPerSec))),
     ],
     [
-      `Commands/s, sequential (${commands})`,
-      int(r.statesource_seq_cmd_per_s),
-      `Emmett: ${int(r.emmett_seq_cmd_per_s)}`,
-      `${num(r.e2e_vs_emmett_sequential, 1)}×`,
-      '—',
-      '—',
+      'storage limit at the same rows per transaction (rows/s)',
+      `same (${sync})`,
+      ...cs.map((c) =>
+        spread(roundsOf(sweep, c).map((s) => rawAt(s, sameRowsBatch(s))?.rowsPerSec ?? Number.NaN)),
+      ),
     ],
     [
-      `Events/s end to end, ${r.in_flight} in flight, vs raw better-sqlite3 inserts of the same rows (${r.raw_batch} per transaction)`,
-      int(r.statesource_c100_events_per_s),
-      `raw: ${int(r.raw_rows_per_s)}`,
-      num(r.e2e_vs_raw, 2),
-      '≥ 0.50 of raw (perf baseline)',
-      verdict(n('e2e_vs_raw') >= 0.5),
+      'rows per transaction statesource committed',
+      '',
+      ...cs.map((c) =>
+        spread(
+          roundsOf(sweep, c).map((s) => s.rowsPerTransaction),
+          (v) => v.toFixed(1),
+        ),
+      ),
     ],
     [
-      `Events/s end to end, ${r.in_flight} in flight, vs raw at ${r.in_flight} rows per transaction (the most ${r.in_flight} commands in flight can share one)`,
-      int(r.statesource_c100_events_per_s),
-      `raw ${r.in_flight}/txn: ${int(r.raw_at_in_flight_rows_per_s)}`,
-      num(r.e2e_vs_raw_at_in_flight, 2),
-      '—',
-      '—',
+      'storage limit at rows per transaction = in flight (rows/s)',
+      `same (${sync})`,
+      ...cs.map((c) => spread(roundsOf(sweep, c).map((s) => rawAt(s, c)?.rowsPerSec ?? Number.NaN))),
     ],
     [
-      `Journal append rows/s, group commit, ${r.journal_in_flight} concurrent appends (raw: ${r.raw_batch} rows per transaction) (packages/sqlite/bench)`,
-      int(r.journal_rows_per_s),
-      `raw: ${int(r.journal_raw_rows_per_s)}`,
-      num(r.journal_append_vs_raw, 2),
-      '≥ 0.60 of raw',
-      verdict(n('journal_append_vs_raw') >= 0.6),
-    ],
-    [
-      `Recovery of ${int(r.recovery_aggregates)} passivated aggregates × ${r.recovery_events_per_aggregate} events, no snapshots (ms)`,
-      int(r.recovery_10k_no_snapshot_ms),
+      'statesource ÷ storage limit at the same rows',
       '',
-      '',
-      '—',
-      '—',
-    ],
-    [
-      `Recovery of ${int(r.recovery_aggregates)} passivated aggregates, from snapshots (ms)`,
-      int(r.recovery_10k_snapshot_ms),
-      `no snapshots: ${int(r.recovery_10k_no_snapshot_ms)}`,
-      num(n('recovery_10k_snapshot_ms') / n('recovery_10k_no_snapshot_ms'), 2),
-      '—',
-      '—',
-    ],
-    [
-      `Recovery of 1 aggregate with ${int(r.recovery_big_aggregate_events)} events, no snapshot (ms)`,
-      num(r.recovery_100k_no_snapshot_ms, 1),
-      '',
-      '',
-      '—',
-      '—',
-    ],
-    [
-      `Recovery of 1 aggregate with ${int(r.recovery_big_aggregate_events)} events, from its snapshot (ms)`,
-      num(r.recovery_100k_snapshot_ms, 2),
-      `no snapshot: ${num(r.recovery_100k_no_snapshot_ms, 1)}`,
-      '',
-      '< 20 ms',
-      verdict(n('recovery_100k_snapshot_ms') < 20),
-    ],
-    [
-      `Heap per live aggregate, ${int(r.live_aggregates)} live (bytes)`,
-      int(r.heap_per_live_aggregate_bytes),
-      '',
-      '',
-      '< 5,000 B',
-      verdict(n('heap_per_live_aggregate_bytes') < 5000),
-    ],
-    [
-      `Read side: catch-up of one reader over ${int(r.catchup_events)} stored events (events/s)`,
-      int(r.catchup_events_per_s),
-      '',
-      '',
-      '≥ 200,000/s (perf baseline)',
-      verdict(n('catchup_events_per_s') >= 200_000),
-    ],
-    [
-      'Read side: live lag, commit to subscriber, p50 / p99 (ms)',
-      `${num(r.live_lag_p50_ms, 2)} / ${num(r.live_lag_p99_ms, 2)}`,
-      '',
-      '',
-      '—',
-      '—',
+      ...cs.map((c) => num(r[`e2e_vs_storage_limit_same_rows_${c}`], 2)),
     ],
   ]
-  const header = ['measurement', 'statesource', 'baseline (same run)', 'ratio', 'target', 'target met?']
-  // Padded to aligned columns, the way the repository's formatter (Biome) writes Markdown tables.
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
-  const table = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
-  const checks = [
-    `- Run: ${r.mode} mode, ${r.generated_at}, Node ${r.node_version}, ${r.cpu}; every SQLite file ${r.sqlite_settings}.`,
-    `- Each case ran in its own child process. statesource and raw ran ${r.rounds} time(s) interleaved with the Emmett runs (median shown); Emmett ran once per concurrency. Each ratio against raw is the median of the per-round ratios (both raw runs came right before statesource in each round), so it need not equal the ratio of the two medians shown: end to end over raw at ${r.raw_batch} rows per transaction ${r.e2e_vs_raw_rounds}; end to end over raw at ${r.in_flight} ${r.e2e_vs_raw_at_in_flight_rounds}; raw at ${r.in_flight} over raw at ${r.raw_batch} ${r.raw_at_in_flight_vs_raw_rounds} (median ${num(r.raw_at_in_flight_vs_raw, 2)}).`,
-    `- Stored events (counted in the database afterwards): statesource ${int(r.statesource_c100_stored_events)} (${r.in_flight} in flight) and ${int(r.statesource_seq_stored_events)} (sequential); Emmett ${int(r.emmett_c100_stored_events)} and ${int(r.emmett_seq_stored_events)}; raw ${int(r.raw_stored_rows)} (${r.raw_batch} per transaction) and ${int(r.raw_at_in_flight_stored_rows)} (${r.in_flight} per transaction).`,
-    `- Failed commands: statesource ${r.statesource_c100_errors} / ${r.statesource_seq_errors}; Emmett ${r.emmett_c100_errors} / ${r.emmett_seq_errors} (${r.in_flight} in flight / sequential); in the warm-up at ${r.in_flight} in flight: statesource ${r.statesource_c100_warm_up_errors}, Emmett ${r.emmett_c100_warm_up_errors}. Emmett's \`PRAGMA synchronous\` read back: ${r.emmett_synchronous_pragma} (2 = FULL).`,
-    `- statesource's journal committed the ${r.in_flight}-in-flight run in ${int(r.statesource_c100_transactions)} transactions (${r.statesource_c100_mean_batch} events each on average).`,
-    `- Snapshot recovery: ${int(r.recovery_10k_snapshot_hits)} of ${int(r.recovery_aggregates)} aggregates came back from a snapshot.`,
-    `- Heap cross-check: heap growth from before the first command ${int(r.heap_growth_per_aggregate_bytes)} B per aggregate; RSS growth ${int(r.rss_per_live_aggregate_bytes)} B; total heap with all live ${r.heap_used_mb_live} MB.`,
-    `- Catch-up measured by ${r.catchup_source}; live lag by ${r.live_lag_source}.`,
+  for (const { peer } of SWEEP_PEERS) {
+    const def = peerNamed(peer)
+    sweepRows.push([
+      def.label,
+      def.durability(sync),
+      ...cs.map((c) => spread(peerRuns(sweep, peer, c).map((p) => p.commandsPerSec))),
+    ])
+    sweepRows.push([
+      `statesource ÷ ${def.label}`,
+      '',
+      ...cs.map((c) =>
+        r[`e2e_vs_${peer.replaceAll('-', '_')}_${c}`] === undefined
+          ? '—'
+          : `${num(r[`e2e_vs_${peer.replaceAll('-', '_')}_${c}`], 1)}×`,
+      ),
+    ])
+  }
+  sweepRows.push([
+    peerNamed('emmett-shared').label,
+    '**acknowledges before commit**',
+    ...cs.map((c) => (c === h ? spread(run.emmettShared.map((e) => e.commandsPerSec)) : '—')),
+  ])
+  sweepRows.push([
+    `${peerNamed('statesource').label}, NORMAL`,
+    peerNamed('statesource').durability('NORMAL'),
+    ...cs.map((c) => (c === h ? spread(run.statesourceNormal.map((e) => e.commandsPerSec)) : '—')),
+  ])
+  out.push(table(['side', 'durability', ...cs.map((c) => `${c} in flight`)], sweepRows))
+
+  out.push(
+    '',
+    `**Latency**, open loop (commands sent at a fixed rate whatever the replies; the maximum is ${int(r.max_cmds_per_s)} cmd/s, statesource's best closed-loop median above; HdrHistogram):`,
+    '',
+  )
+  out.push(
+    table(
+      ['load', 'target cmd/s', 'achieved cmd/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+      run.latency.rates.map((rate) => [
+        `${Math.round(rate.fraction * 100)} %`,
+        int(rate.targetPerSec),
+        int(rate.achievedPerSec),
+        num(rate.p50Ms, 2),
+        num(rate.p99Ms, 2),
+        num(rate.p999Ms, 2),
+        num(rate.maxMs, 2),
+      ]),
+    ),
+  )
+
+  const scale = run.scale.statesource
+  out.push(
+    '',
+    `**Scale**: ${int(scale.commands)} commands over ${int(scale.streams)} carts, 1,000 in flight, into one journal:`,
+    '',
+  )
+  out.push(
+    table(
+      ['phase', 'statesource cmd/s', 'storage limit rows/s (same rows per transaction)'],
+      [
+        [
+          `first contact (each cart's first command, ${int(scale.streams)} commands)`,
+          int(r.scale_first_contact_cmds_per_s),
+          '',
+        ],
+        ['steady state (the rest)', int(r.scale_steady_cmds_per_s), ''],
+        [
+          'whole run',
+          int(r.scale_cmds_per_s),
+          `${int(r.scale_storage_limit_rows_per_s)} at ${num(r.scale_rows_per_txn, 1)} rows per transaction`,
+        ],
+        [
+          `last ${int(sizes.scaleWindow)} (journal at ${int(scale.commands)})`,
+          int(r.scale_last_window_cmds_per_s),
+          int(r.scale_storage_limit_last_window_rows_per_s),
+        ],
+      ],
+    ),
+  )
+
+  out.push('', `**Workloads**, ${h} in flight (${sizes.rounds} rounds each, median):`, '')
+  const workloadRow = (kind: string, label: string) =>
+    ['statesource', 'emmett-durable'].map((peer) => {
+      const key = `${kind}_${peer.replace('-', '_')}`
+      return [
+        label,
+        peerNamed(peer).label,
+        int(r[`${key}_commands`]),
+        int(r[`${key}_cmds_per_s`]),
+        int(r[`${key}_events_per_s`]),
+        int(r[`${key}_conflicts`]),
+      ]
+    })
+  out.push(
+    table(
+      ['workload', 'side', 'commands', 'cmd/s', 'events/s', 'version conflicts'],
+      [
+        [
+          '1 event of ~220 B',
+          peerNamed('statesource').label,
+          int(sizes.commands),
+          int(r[`cmds_per_s_${h}`]),
+          int(r[`events_per_s_${h}`]),
+          '0',
+        ],
+        [
+          '1 event of ~220 B',
+          peerNamed('emmett-durable').label,
+          int(sizes.peerCommands),
+          int(r[`emmett_durable_cmds_per_s_${h}`]),
+          int(r[`emmett_durable_cmds_per_s_${h}`]),
+          '0',
+        ],
+        ...workloadRow('triple', '3 events of ~340 B (~1 KB)'),
+        ...workloadRow('zipf', 'Zipf(0.99) over 1,000 carts, expectedVersion'),
+      ],
+    ),
+  )
+
+  out.push('', '**Recovery, cold** (each in a fresh process; the OS page cache is not dropped):', '')
+  out.push(
+    table(
+      ['what', 'ms', 'snapshot hits', 'events replayed'],
+      [
+        [
+          `1 aggregate, ${int(r.recovery_big_events)} events, snapshot every ${int(sizes.snapshotEvery)}, tail ${sizes.bigTail}`,
+          num(r.recovery_100k_tail_cold_ms, 1),
+          int(r.recovery_100k_tail_snapshot_hits),
+          int(r.recovery_100k_tail_events_replayed),
+        ],
+        [
+          'same aggregate, no snapshot store',
+          num(r.recovery_100k_no_snapshot_cold_ms, 1),
+          '0',
+          int(r.recovery_100k_no_snapshot_events_replayed),
+        ],
+        [
+          `${int(r.recovery_10k_aggregates)} passivated aggregates (${sizes.recoveryEventsPerAggregate} events + snapshot + tails of 1–${sizes.recoveryMaxTail}), ${h} in flight`,
+          num(r.recovery_10k_cold_ms, 0),
+          int(r.recovery_10k_snapshot_hits),
+          int(r.recovery_10k_events_replayed),
+        ],
+      ],
+    ),
+  )
+
+  out.push('', '**Read side**:', '')
+  out.push(
+    table(
+      ['what', 'p50 ms', 'p99 ms', 'max ms'],
+      [
+        [
+          `lag commit → subscriber, same process, under ${int(r.lag_load_achieved_per_s)} cmd/s`,
+          num(r.live_lag_p50_ms_under_load, 2),
+          num(r.live_lag_p99_ms_under_load, 2),
+          num(r.live_lag_max_ms_under_load, 2),
+        ],
+        [
+          `lag commit → subscriber, second process polling every ${r.second_process_poll_interval_ms} ms`,
+          num(r.second_process_lag_p50_ms, 2),
+          num(r.second_process_lag_p99_ms, 2),
+          num(r.second_process_lag_max_ms, 2),
+        ],
+      ],
+    ),
+  )
+
+  out.push(
+    '',
+    `**CPU per command** (µs, ${h} in flight, median; "other threads": the writer thread or driver threads plus V8's helpers):`,
+    '',
+  )
+  const cpuRows: string[][] = [
+    [
+      peerNamed('statesource').label,
+      num(r[`cpu_main_us_${h}`], 1),
+      `${num(r[`cpu_writer_us_${h}`], 1)} (writer thread)`,
+      num(r[`cpu_other_us_${h}`], 1),
+    ],
   ]
-  return `${table}\n\n${checks.join('\n')}\n`
+  for (const { peer } of SWEEP_PEERS) {
+    const runs = peerRuns(sweep, peer, h)
+    cpuRows.push([
+      peerNamed(peer).label,
+      num(median(runs.map((p) => p.cpuUsPerCommand.main)), 1),
+      num(median(runs.map((p) => p.cpuUsPerCommand.busiestOther)), 1),
+      num(median(runs.map((p) => p.cpuUsPerCommand.other)), 1),
+    ])
+  }
+  for (const peer of ['statesource-memory', 'emmett-memory']) {
+    const runs = run.inMemory.filter((m) => m.peer === peer && m.concurrency === h)
+    cpuRows.push([
+      peerNamed(peer).label,
+      num(median(runs.map((m) => m.cpuUsPerCommand.main)), 1),
+      num(median(runs.map((m) => m.cpuUsPerCommand.busiestOther)), 1),
+      num(median(runs.map((m) => m.cpuUsPerCommand.other)), 1),
+    ])
+  }
+  out.push(table(['side', 'event loop', 'busiest other thread', 'all other threads'], cpuRows))
+
+  out.push('', '**In memory** (no I/O; the framework alone), commands/s:', '')
+  out.push(
+    table(
+      ['side', '1 in flight', `${h} in flight`],
+      ['statesource-memory', 'emmett-memory'].map((peer) => [
+        peerNamed(peer).label,
+        ...[1, h].map((c) =>
+          spread(
+            run.inMemory.filter((m) => m.peer === peer && m.concurrency === c).map((m) => m.commandsPerSec),
+          ),
+        ),
+      ]),
+    ),
+  )
+
+  const stored = (runs: readonly CommandCaseResult[]) =>
+    [...new Set(runs.map((x) => x.storedEvents))].map((v) => int(v)).join('/')
+  out.push(
+    '',
+    `- Run: ${r.mode} mode, started ${r.generated_at}, ${int(r.run_seconds)} s, Node ${r.node_version}, ${r.cpu}; every SQLite file ${r.sqlite_settings}; Emmett's \`PRAGMA synchronous\` read back: ${r.emmett_durable_synchronous_pragma} (2 = FULL).`,
+    `- Workloads: statesource, the storage limit and the in-memory peers ${int(sizes.commands)} commands over ${int(sizes.streams)} carts; the peers that run one command at a time ${int(sizes.peerCommands)} over ${int(sizes.peerStreams)} (the same 20 commands per cart, so the same stream lengths). ${run.quick ? 'Quick mode ran the cases in one process' : 'Every case ran in its own process'}, ${sizes.rounds} round(s), all peers and concurrencies interleaved in each round; ratios are the median of per-round ratios.`,
+    `- Stored events counted afterwards: statesource ${cs.map((c) => stored(roundsOf(sweep, c).map((s) => s.statesource))).join(', ')} (per concurrency); failed commands: statesource ${cs.map((c) => r[`errors_${c}`]).join(', ')}; ${SWEEP_PEERS.map(({ peer }) => `${peerNamed(peer).label} ${cs.map((c) => r[`${peer.replaceAll('-', '_')}_errors_${c}`] ?? '—').join(', ')}`).join('; ')}; Emmett shared connection ${r.emmett_shared_errors}.`,
+    `- Journal append alone (packages/sqlite/bench, ${int(sizes.journalEvents)} events, ${sizes.journalInFlight} concurrent appends) vs raw at 1,000 rows per transaction: ${num(r.journal_append_vs_raw, 2)} (${int(r.journal_rows_per_s)} vs ${int(r.journal_raw_rows_per_s)} rows/s).`,
+  )
+  return `${out.join('\n')}\n`
 }
 
 /**
- * Writes the table into `docsPath` between {@link MARKERS} (the text around them is kept) and the flat
- * results into `jsonPath`.
+ * Writes the charts into `docsDir`, the report into `docsPath` between {@link MARKERS} (the text around them
+ * is kept) and the flat results into `jsonPath`.
  *
  * @example
  * ```ts
- * writeReport(results, 'docs/benchmarks.md', 'bench-results.json')
+ * await writeReport(run, results, { docsPath: 'docs/benchmarks.md', jsonPath: 'bench-results.json' })
  * ```
  */
-export function writeReport(results: BenchResults, docsPath: string, jsonPath: string): void {
-  const page = readFileSync(docsPath, 'utf8')
+export async function writeReport(
+  run: BenchRun,
+  results: BenchResults,
+  paths: { readonly docsPath: string; readonly jsonPath: string },
+): Promise<ChartFile[]> {
+  const page = readFileSync(paths.docsPath, 'utf8')
   const start = page.indexOf(MARKERS.start)
   const end = page.indexOf(MARKERS.end)
   if (start < 0 || end < start) {
     throw new Error(
-      `${docsPath} has no "${MARKERS.start}" … "${MARKERS.end}" pair; add them where the table goes.`,
+      `${paths.docsPath} has no "${MARKERS.start}" … "${MARKERS.end}" pair; add them where the report goes.`,
     )
   }
-  const updated = `${page.slice(0, start + MARKERS.start.length)}\n${formatTable(results)}${page.slice(end)}`
-  writeFileSync(docsPath, updated)
-  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`)
+  const charts = await renderCharts(run, results)
+  for (const chart of charts) writeFileSync(path.join(path.dirname(paths.docsPath), chart.file), chart.svg)
+  const report = formatReport(run, results, charts)
+  writeFileSync(paths.docsPath, `${page.slice(0, start + MARKERS.start.length)}\n${report}${page.slice(end)}`)
+  writeFileSync(paths.jsonPath, `${JSON.stringify(results, null, 2)}\n`)
+  return charts
 }

@@ -1,74 +1,130 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { EmmettRunOptions } from './cases/emmett-case.ts'
+import type { WorkloadKind, WorkloadSize } from './cart-workload.ts'
+import type { CommandCaseOptions, CommandCaseResult } from './cases/command-case.ts'
 import type { JournalAppendResult } from './cases/journal-case.ts'
 import type { MemoryResult } from './cases/memory-case.ts'
-import { RAW_BATCH, type RawAppendResult } from './cases/raw-case.ts'
-import type { ReadSideResult } from './cases/read-side-case.ts'
-import type { RecoveryResult } from './cases/recovery-case.ts'
-import type { StatesourceRunResult } from './cases/statesource-case.ts'
+import type { RawAppendRun } from './cases/raw-case.ts'
+import { RAW_BATCH } from './cases/raw-case.ts'
+import type { CatchupResult, LagResult } from './cases/read-side-case.ts'
+import type { ColdRecoveryResult } from './cases/recovery-case.ts'
 import type { CaseName } from './child.ts'
 import { RESULT_PREFIX } from './child-protocol.ts'
-import type { CommandRunResult } from './command-driver.ts'
-import { SYNCHRONOUS } from './sqlite-settings.ts'
+import type { OpenLoopResult } from './command-driver.ts'
+import { SWEEP_PEERS } from './peers.ts'
+import { type SqliteSynchronous, SYNCHRONOUS } from './sqlite-settings.ts'
 
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CHILD = path.join(PACKAGE_DIR, 'src', 'child.ts')
 
 /** The sizes of one run. `pnpm bench` uses {@link FULL_SIZES}; `--quick` (and the smoke test) {@link QUICK_SIZES}. */
 export interface BenchSizes {
-  /** Commands of the comparison workload, round-robin over `streams` carts. */
+  /** statesource's workload (and the storage limit's, the in-memory peers'): commands round-robin over carts. */
   readonly commands: number
   readonly streams: number
-  /** Commands in flight in the concurrent runs. */
-  readonly inFlight: number
-  /**
-   * Concurrent appends in the journal-vs-raw case: as many as raw puts in one transaction, so both sides
-   * commit the same number of rows per transaction (raw: {@link RAW_BATCH}).
-   */
-  readonly journalInFlight: number
-  /** Runs of the statesource and raw cases (interleaved; the median is reported). Emmett runs once. */
+  /** The workload of peers that run one command at a time (Emmett durable, the Kysely repository). */
+  readonly peerCommands: number
+  readonly peerStreams: number
+  /** Commands in flight of the sweep. */
+  readonly concurrencies: readonly number[]
+  /** Concurrencies the sweep runs the other peers at (statesource runs all of `concurrencies`). */
+  readonly peerConcurrencies: readonly number[]
+  /** The concurrency of the headline ratios. */
+  readonly headline: number
+  /** Warm-up commands before each timed command run (four per warm-up cart). */
+  readonly warmUp: number
+  /** Rounds of every command case (interleaved; medians and spread are reported). */
   readonly rounds: number
+  /** Seconds of each open-loop rate. */
+  readonly openLoopSeconds: number
+  readonly loadFractions: readonly number[]
+  readonly scaleCommands: number
+  readonly scaleStreams: number
+  readonly scaleWindow: number
+  /** The 3-events and Zipf workloads (statesource and Emmett durable, at `headline` in flight). */
+  readonly workloadCommands: number
+  readonly workloadStreams: number
+  readonly peerWorkloadCommands: number
+  readonly bigEvents: number
+  readonly bigTail: number
+  readonly snapshotEvery: number
   readonly recoveryAggregates: number
   readonly recoveryEventsPerAggregate: number
-  readonly bigAggregateEvents: number
+  readonly recoveryMaxTail: number
   readonly liveAggregates: number
-  readonly readSideEvents: number
-  /** Live events timed for the read side's lag. */
-  readonly liveLagSamples: number
+  readonly lagCommands: number
+  readonly pollIntervalMs: number
+  /** The journal-vs-raw case of packages/sqlite/bench. */
+  readonly journalEvents: number
+  readonly journalInFlight: number
 }
 
-/** The sizes the issues ask for. */
+/** The sizes the issue asks for, sized to finish in about ten minutes on 2 cores. */
 export const FULL_SIZES: BenchSizes = {
-  commands: 20_000,
-  streams: 1_000,
-  inFlight: 100,
-  journalInFlight: 1_000,
-  rounds: 5,
+  commands: 30_000,
+  streams: 1_500,
+  peerCommands: 4_000,
+  peerStreams: 200,
+  concurrencies: [1, 10, 100, 1000],
+  peerConcurrencies: [1, 10, 100, 1000],
+  headline: 100,
+  warmUp: 2_000,
+  rounds: 3,
+  openLoopSeconds: 5,
+  loadFractions: [0.25, 0.5, 0.75, 0.9],
+  scaleCommands: 1_000_000,
+  scaleStreams: 10_000,
+  scaleWindow: 50_000,
+  workloadCommands: 30_000,
+  workloadStreams: 1_500,
+  peerWorkloadCommands: 4_000,
+  bigEvents: 100_000,
+  bigTail: 999,
+  snapshotEvery: 1_000,
   recoveryAggregates: 10_000,
   recoveryEventsPerAggregate: 20,
-  bigAggregateEvents: 100_000,
+  recoveryMaxTail: 19,
   liveAggregates: 100_000,
-  readSideEvents: 1_000_000,
-  liveLagSamples: 1_000,
+  lagCommands: 30_000,
+  pollIntervalMs: 10,
+  journalEvents: 20_000,
+  journalInFlight: 1_000,
+}
+
+/** `--scale=10m`: the scale run with 10,000,000 events (about 10 minutes more). */
+export const TEN_MILLION: Partial<BenchSizes> = {
+  scaleCommands: 10_000_000,
+  scaleStreams: 100_000,
+  scaleWindow: 500_000,
 }
 
 /** A few seconds per case: for the smoke test and for trying changes. */
 export const QUICK_SIZES: BenchSizes = {
+  ...FULL_SIZES,
   commands: 1_000,
-  // At least `inFlight`: the kysely journal bench gives each appender its own streams.
-  streams: 100,
-  inFlight: 100,
-  journalInFlight: 100,
+  streams: 50,
+  peerCommands: 400,
+  peerStreams: 20,
+  peerConcurrencies: [100],
+  warmUp: 200,
   rounds: 1,
-  recoveryAggregates: 300,
-  recoveryEventsPerAggregate: 20,
-  bigAggregateEvents: 5_000,
+  openLoopSeconds: 0.5,
+  loadFractions: [0.25, 0.5],
+  scaleCommands: 10_000,
+  scaleStreams: 500,
+  scaleWindow: 2_000,
+  workloadCommands: 1_000,
+  workloadStreams: 50,
+  peerWorkloadCommands: 400,
+  bigEvents: 3_000,
+  recoveryAggregates: 200,
   liveAggregates: 2_000,
-  readSideEvents: 20_000,
-  liveLagSamples: 100,
+  lagCommands: 1_000,
+  journalEvents: 2_000,
+  journalInFlight: 100,
 }
 
 /** Options of {@link runBench}. */
@@ -81,35 +137,82 @@ export interface BenchOptions {
   readonly log?: (line: string) => void
   /** Directory for the scratch databases. Default: the OS temp dir. */
   readonly dir?: string
+  /**
+   * Run the cases in this process instead of one fresh process each (default: only in quick mode, where
+   * process start-ups would cost more than the cases). The figures are then only good for checking that
+   * everything runs.
+   */
+  readonly inProcess?: boolean
+  /**
+   * `PRAGMA synchronous` of every SQLite file, on every side. Default {@link SYNCHRONOUS} (`FULL`: an
+   * acknowledged command survives power loss). The smoke test uses `NORMAL` so that a loaded machine's slow
+   * syncs do not stretch it.
+   */
+  readonly synchronous?: SqliteSynchronous
 }
 
 /** Every measured figure of a run as one flat object (what `bench-results.json` holds). */
 export type BenchResults = Record<string, number | string>
 
+/** One round of the sweep at one concurrency: statesource, the storage limit paired with it, the other peers. */
+export interface SweepRound {
+  readonly concurrency: number
+  readonly statesource: CommandCaseResult
+  /** statesource's events per transaction in this run: what the storage limit runs at. */
+  readonly rowsPerTransaction: number
+  /** Raw at `round(rowsPerTransaction)`, at `concurrency` rows and (at the headline) at 1,000 rows per transaction. */
+  readonly raw: readonly RawAppendRun[]
+  readonly peers: Readonly<Record<string, CommandCaseResult>>
+}
+
 /** The raw results of every case of a run, before they are flattened. */
 export interface BenchRun {
   readonly quick: boolean
   readonly sizes: BenchSizes
-  readonly statesourceConcurrent: StatesourceRunResult[]
-  readonly statesourceSequential: StatesourceRunResult[]
-  readonly emmettConcurrent: CommandRunResult & { synchronousPragma: number }
-  readonly emmettSequential: CommandRunResult & { synchronousPragma: number }
-  readonly raw: RawAppendResult[]
-  /**
-   * Raw at `inFlight` rows per transaction, each run right after the {@link RAW_BATCH}-row one: the most events
-   * that many commands in flight can put in one transaction, so a ceiling for any design at that concurrency.
-   */
-  readonly rawInFlightBatch: RawAppendResult[]
-  readonly journal: JournalAppendResult
-  readonly recovery: RecoveryResult
+  readonly synchronous: SqliteSynchronous
+  readonly startedAt: string
+  readonly seconds: number
+  readonly sweep: readonly SweepRound[]
+  /** Emmett's shared connection at the headline concurrency (acknowledges before commit), per round. */
+  readonly emmettShared: readonly CommandCaseResult[]
+  /** statesource at the headline concurrency with `synchronous=NORMAL`, per round. */
+  readonly statesourceNormal: readonly CommandCaseResult[]
+  /** In-memory peers at 1 and the headline concurrency, per round. */
+  readonly inMemory: readonly CommandCaseResult[]
+  /** The 3-events and Zipf workloads, statesource and Emmett durable, per round. */
+  readonly workloads: readonly CommandCaseResult[]
+  readonly latency: {
+    readonly maxPerSec: number
+    readonly rates: readonly (OpenLoopResult & { fraction: number })[]
+  }
+  readonly scale: { readonly statesource: CommandCaseResult; readonly raw: RawAppendRun }
+  readonly recovery: {
+    readonly big: ColdRecoveryResult
+    readonly bigNoSnapshot: ColdRecoveryResult
+    readonly many: ColdRecoveryResult
+  }
   readonly memory: MemoryResult
-  readonly readSide: ReadSideResult
+  readonly catchup: CatchupResult
+  readonly lag: LagResult
+  readonly journal: JournalAppendResult
 }
 
-/** Runs one case in a fresh `node` process and returns its result line, parsed. */
-export function runCase<T>(name: CaseName, options: object, config: { exposeGc?: boolean } = {}): Promise<T> {
+/**
+ * Runs one case in a fresh `node` process and returns its result line, parsed; with `inProcess` (quick mode),
+ * in this process instead (its flags are then not applied: the memory case exposes `gc` itself).
+ */
+export async function runCaseIn<T>(
+  name: CaseName,
+  options: object,
+  config: { exposeGc?: boolean; maxOldSpaceMb?: number; inProcess?: boolean } = {},
+): Promise<T> {
+  if (config.inProcess) {
+    const { runCaseHere } = await import('./child.ts')
+    return JSON.parse(JSON.stringify(await runCaseHere(name, options as Record<string, unknown>))) as T
+  }
   const args = [
     ...(config.exposeGc ? ['--expose-gc'] : []),
+    ...(config.maxOldSpaceMb ? [`--max-old-space-size=${config.maxOldSpaceMb}`] : []),
     '--import',
     'tsx',
     CHILD,
@@ -142,106 +245,277 @@ export function runCase<T>(name: CaseName, options: object, config: { exposeGc?:
   })
 }
 
+/** Median of numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 /**
- * Runs every benchmark case, each in its own child process, and returns their results. The statesource
- * and raw cases run `rounds` times, interleaved with the Emmett runs, so drift of a noisy machine spreads
- * over all sides.
+ * Runs every benchmark case, each in its own child process, and returns their results. Command cases run
+ * `rounds` times, interleaved (every peer and concurrency once per round), so drift of a noisy machine
+ * spreads over all sides; the storage limit runs right after the statesource run it is paired with.
  *
  * @example
  * ```ts
  * const run = await runBench({ quick: true })
- * console.log(toResults(run).e2e_vs_emmett)
+ * console.log(toResults(run).e2e_vs_emmett_durable_100)
  * ```
  */
 export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   const quick = options.quick ?? false
   const sizes: BenchSizes = { ...(quick ? QUICK_SIZES : FULL_SIZES), ...options.sizes }
   const log = options.log ?? (() => {})
-  const dir = options.dir ?? os.tmpdir()
-  const workload = { commands: sizes.commands, streams: sizes.streams, synchronous: SYNCHRONOUS, dir }
+  const inProcess = options.inProcess ?? quick
+  const runCase = <T>(
+    name: CaseName,
+    caseOptions: object,
+    config: { exposeGc?: boolean; maxOldSpaceMb?: number } = {},
+  ) => runCaseIn<T>(name, caseOptions, { ...config, inProcess })
+  const dir = mkdtempSync(path.join(options.dir ?? os.tmpdir(), 'statesource-bench-'))
+  const synchronous = options.synchronous ?? SYNCHRONOUS
+  const startedAt = new Date().toISOString()
+  const started = performance.now()
   const timed = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
-    const started = performance.now()
-    log(`${label} ...`)
+    const t0 = performance.now()
     const result = await run()
-    log(`${label}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    log(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     return result
   }
-  const statesource = (concurrency: number) =>
-    timed(`statesource, ${concurrency} in flight`, () =>
-      runCase<StatesourceRunResult>('statesource', { ...workload, concurrency }),
-    )
-  const emmett = (concurrency: number) =>
-    timed(`Emmett, ${concurrency} in flight`, () =>
-      runCase<CommandRunResult & { synchronousPragma: number }>('emmett', {
-        ...workload,
-        concurrency,
-      } satisfies Omit<EmmettRunOptions, 'file'> & { dir: string }),
-    )
-  const raw = (batch: number) =>
-    timed(`raw better-sqlite3, ${batch} rows per transaction`, () =>
-      runCase<RawAppendResult>('raw', { ...workload, batch }),
+  const warmUp = sizes.warmUp
+  const main: WorkloadSize = { commands: sizes.commands, streams: sizes.streams, warmUp }
+  const peerWorkload: WorkloadSize = { commands: sizes.peerCommands, streams: sizes.peerStreams, warmUp }
+  const command = (
+    label: string,
+    o: Omit<CommandCaseOptions, 'synchronous'> & { synchronous?: SqliteSynchronous },
+  ) => timed(label, () => runCase<CommandCaseResult>('command', { synchronous, dir, ...o }))
+  const raw = (label: string, workload: WorkloadSize, batches: number[], windowRows?: number) =>
+    timed(label, () =>
+      runCase<RawAppendRun[]>(
+        'raw',
+        { synchronous, dir, workload, batches, windowRows },
+        { maxOldSpaceMb: 8192 },
+      ),
     )
 
-  const statesourceConcurrent: StatesourceRunResult[] = []
-  const statesourceSequential: StatesourceRunResult[] = []
-  const raws: RawAppendResult[] = []
-  const rawsInFlightBatch: RawAppendResult[] = []
-  let emmettConcurrent: (CommandRunResult & { synchronousPragma: number }) | undefined
-  let emmettSequential: (CommandRunResult & { synchronousPragma: number }) | undefined
-  for (let round = 0; round < Math.max(1, sizes.rounds); round++) {
-    raws.push(await raw(RAW_BATCH))
-    rawsInFlightBatch.push(await raw(sizes.inFlight))
-    statesourceConcurrent.push(await statesource(sizes.inFlight))
-    if (round === 0) emmettConcurrent = await emmett(sizes.inFlight)
-    statesourceSequential.push(await statesource(1))
-    if (round === Math.min(1, sizes.rounds - 1)) emmettSequential = await emmett(1)
-  }
-  const journal = await timed('journal append vs raw (packages/sqlite/bench)', () =>
-    runCase<JournalAppendResult>('journal', {
-      ...workload,
-      events: sizes.commands,
-      inFlight: sizes.journalInFlight,
-    }),
-  )
-  const recovery = await timed('recovery', () =>
-    runCase<RecoveryResult>('recovery', {
-      dir,
-      synchronous: SYNCHRONOUS,
-      aggregates: sizes.recoveryAggregates,
-      eventsPerAggregate: sizes.recoveryEventsPerAggregate,
-      bigAggregateEvents: sizes.bigAggregateEvents,
-      concurrency: sizes.inFlight,
-      repetitions: 5,
-    }),
-  )
-  const memory = await timed('heap per live aggregate', () =>
-    runCase<MemoryResult>(
-      'memory',
-      { dir, synchronous: SYNCHRONOUS, aggregates: sizes.liveAggregates, concurrency: sizes.inFlight },
-      { exposeGc: true },
-    ),
-  )
-  const readSide = await timed('read side', () =>
-    runCase<ReadSideResult>('read-side', {
-      dir,
-      synchronous: SYNCHRONOUS,
-      events: sizes.readSideEvents,
-      streams: sizes.streams,
-      liveSamples: sizes.liveLagSamples,
-    }),
-  )
-  return {
-    quick,
-    sizes,
-    statesourceConcurrent,
-    statesourceSequential,
-    emmettConcurrent: emmettConcurrent!,
-    emmettSequential: emmettSequential!,
-    raw: raws,
-    rawInFlightBatch: rawsInFlightBatch,
-    journal,
-    recovery,
-    memory,
-    readSide,
+  try {
+    const sweep: SweepRound[] = []
+    const emmettShared: CommandCaseResult[] = []
+    const statesourceNormal: CommandCaseResult[] = []
+    const inMemory: CommandCaseResult[] = []
+    const workloads: CommandCaseResult[] = []
+    for (let round = 1; round <= Math.max(1, sizes.rounds); round++) {
+      const r = `round ${round}/${sizes.rounds}`
+      for (const concurrency of sizes.concurrencies) {
+        const statesource = await command(`${r}: statesource, ${concurrency} in flight`, {
+          peer: 'statesource',
+          workload: main,
+          concurrency,
+        })
+        const rowsPerTransaction = statesource.ok / Math.max(1, statesource.counters.transactions ?? 1)
+        const batches = [...new Set([Math.max(1, Math.round(rowsPerTransaction)), concurrency])]
+        if (concurrency === sizes.headline) batches.push(RAW_BATCH)
+        const rawRuns = await raw(
+          `${r}: storage limit at ${batches.join(', ')} rows per transaction`,
+          main,
+          batches,
+        )
+        const peers: Record<string, CommandCaseResult> = {}
+        if (sizes.peerConcurrencies.includes(concurrency)) {
+          for (const { peer, workload } of SWEEP_PEERS) {
+            peers[peer] = await command(`${r}: ${peer}, ${concurrency} in flight`, {
+              peer,
+              workload: workload === 'main' ? main : peerWorkload,
+              concurrency,
+            })
+          }
+        }
+        sweep.push({ concurrency, statesource, rowsPerTransaction, raw: rawRuns, peers })
+      }
+      emmettShared.push(
+        await command(`${r}: Emmett shared connection, ${sizes.headline} in flight`, {
+          peer: 'emmett-shared',
+          workload: peerWorkload,
+          concurrency: sizes.headline,
+        }),
+      )
+      statesourceNormal.push(
+        await command(`${r}: statesource NORMAL, ${sizes.headline} in flight`, {
+          peer: 'statesource',
+          workload: main,
+          concurrency: sizes.headline,
+          synchronous: 'NORMAL',
+        }),
+      )
+      for (const peer of ['statesource-memory', 'emmett-memory']) {
+        for (const concurrency of [1, sizes.headline]) {
+          inMemory.push(
+            await command(`${r}: ${peer}, ${concurrency} in flight`, { peer, workload: main, concurrency }),
+          )
+        }
+      }
+      for (const kind of ['triple', 'zipf'] as WorkloadKind[]) {
+        const size = (commands: number) => ({
+          commands,
+          streams: kind === 'zipf' ? 1_000 : (commands / sizes.workloadCommands) * sizes.workloadStreams,
+          kind,
+          warmUp,
+        })
+        workloads.push(
+          await command(`${r}: statesource, ${kind}`, {
+            peer: 'statesource',
+            workload: size(sizes.workloadCommands),
+            concurrency: sizes.headline,
+          }),
+        )
+        workloads.push(
+          await command(`${r}: Emmett durable, ${kind}`, {
+            peer: 'emmett-durable',
+            workload: size(sizes.peerWorkloadCommands),
+            concurrency: sizes.headline,
+          }),
+        )
+      }
+    }
+
+    // Open loop at fractions of the highest closed-loop rate statesource reached (median per concurrency).
+    const maxPerSec = Math.max(
+      ...sizes.concurrencies.map((c) =>
+        median(sweep.filter((s) => s.concurrency === c).map((s) => s.statesource.commandsPerSec)),
+      ),
+    )
+    const rates: (OpenLoopResult & { fraction: number })[] = []
+    for (const fraction of sizes.loadFractions) {
+      const perSec = Math.round(maxPerSec * fraction)
+      const commands = Math.max(1_000, Math.round(perSec * sizes.openLoopSeconds))
+      const result = await timed(`open loop at ${fraction * 100} % of ${Math.round(maxPerSec)} cmd/s`, () =>
+        runCase<OpenLoopResult>('command', {
+          synchronous,
+          dir,
+          peer: 'statesource',
+          workload: { commands, streams: Math.max(1, Math.round(commands / 20)), warmUp },
+          concurrency: sizes.headline,
+          perSec,
+        }),
+      )
+      rates.push({ ...result, fraction })
+    }
+
+    // Scale: statesource fills a large journal (the throughput of each window against the journal's size),
+    // then the storage limit writes the same rows at the rows per transaction statesource committed.
+    const scaleFile = path.join(dir, 'scale.db')
+    const scaleWorkload = { commands: sizes.scaleCommands, streams: sizes.scaleStreams, warmUp }
+    const scaleStatesource = await timed(
+      `scale: statesource, ${sizes.scaleCommands.toLocaleString('en-US')} commands`,
+      () =>
+        runCase<CommandCaseResult>(
+          'command',
+          {
+            synchronous,
+            dir,
+            peer: 'statesource',
+            workload: scaleWorkload,
+            concurrency: 1000,
+            windowCommands: sizes.scaleWindow,
+            keepFileAs: scaleFile,
+          },
+          { maxOldSpaceMb: 8192 },
+        ),
+    )
+    const scaleBatch = Math.max(
+      1,
+      Math.round(scaleStatesource.ok / Math.max(1, scaleStatesource.counters.transactions ?? 1)),
+    )
+    const [scaleRaw] = await raw(
+      `scale: storage limit at ${scaleBatch} rows per transaction`,
+      scaleWorkload,
+      [scaleBatch],
+      sizes.scaleWindow,
+    )
+    const catchup = await timed('read side: catch-up over the scale journal', () =>
+      runCase<CatchupResult>('catchup', { file: scaleFile, synchronous }, { maxOldSpaceMb: 8192 }),
+    )
+    rmSync(scaleFile, { force: true })
+
+    const lag = await timed('read side: lag under load', () =>
+      runCase<LagResult>('lag', {
+        synchronous,
+        dir,
+        commands: sizes.lagCommands,
+        streams: Math.max(1, Math.round(sizes.lagCommands / 20)),
+        perSec: Math.round(maxPerSec * 0.5),
+        pollIntervalMs: sizes.pollIntervalMs,
+        warmUp,
+      }),
+    )
+
+    const recoveryFile = path.join(dir, 'recovery.db')
+    await timed('recovery: preparing the journal', () =>
+      runCase('recovery-prep', {
+        file: recoveryFile,
+        synchronous,
+        bigEvents: sizes.bigEvents,
+        bigTail: sizes.bigTail,
+        snapshotEvery: sizes.snapshotEvery,
+        aggregates: sizes.recoveryAggregates,
+        eventsPerAggregate: sizes.recoveryEventsPerAggregate,
+        maxTail: sizes.recoveryMaxTail,
+      }),
+    )
+    const cold = (target: ColdRecoveryResult['target']) =>
+      timed(`recovery, cold: ${target}`, () =>
+        runCase<ColdRecoveryResult>('recovery-cold', {
+          file: recoveryFile,
+          synchronous,
+          target,
+          aggregates: sizes.recoveryAggregates,
+          concurrency: sizes.headline,
+        }),
+      )
+    const recovery = {
+      big: await cold('big'),
+      bigNoSnapshot: await cold('big-no-snapshot'),
+      many: await cold('many'),
+    }
+
+    const memory = await timed('heap per live aggregate', () =>
+      runCase<MemoryResult>(
+        'memory',
+        { synchronous, dir, aggregates: sizes.liveAggregates, concurrency: sizes.headline },
+        { exposeGc: true },
+      ),
+    )
+    const journal = await timed('journal append vs raw (packages/sqlite/bench)', () =>
+      runCase<JournalAppendResult>('journal', {
+        synchronous,
+        dir,
+        events: sizes.journalEvents,
+        // The journal bench gives each appender streams of its own: at least one per appender.
+        streams: Math.max(sizes.streams, sizes.journalInFlight),
+        inFlight: sizes.journalInFlight,
+      }),
+    )
+    return {
+      quick,
+      sizes,
+      synchronous,
+      startedAt,
+      seconds: (performance.now() - started) / 1000,
+      sweep,
+      emmettShared,
+      statesourceNormal,
+      inMemory,
+      workloads,
+      latency: { maxPerSec, rates },
+      scale: { statesource: scaleStatesource, raw: scaleRaw! },
+      recovery,
+      memory,
+      catchup,
+      lag,
+      journal,
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }

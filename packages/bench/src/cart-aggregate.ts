@@ -40,7 +40,7 @@ function decide(
   cartId: string,
 ) {
   const decision = decideCart(command, cartId, STATUS[state.value as keyof typeof STATUS], state.context)
-  return 'rejected' in decision ? reject(decision.rejected) : decision
+  return 'rejected' in decision ? reject(decision.rejected) : [...decision]
 }
 
 /** The statesource side: the chart plus one `decide` per command. */
@@ -49,6 +49,8 @@ export const cart = defineAggregate({
   machine: cartMachine,
   commands: {
     AddProductItem: (command: Extract<CartCommand, { type: 'AddProductItem' }>, state, { id }) =>
+      decide(command, state, id),
+    AddProductItems: (command: Extract<CartCommand, { type: 'AddProductItems' }>, state, { id }) =>
       decide(command, state, id),
     ConfirmShoppingCart: (command: Extract<CartCommand, { type: 'ConfirmShoppingCart' }>, state, { id }) =>
       decide(command, state, id),

@@ -5,43 +5,55 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { runEmmettCommands } from './cases/emmett-case.ts'
+import { runCommandCase } from './cases/command-case.ts'
 import { runJournalAppend } from './cases/journal-case.ts'
 import { runMemory } from './cases/memory-case.ts'
 import { runRawAppend } from './cases/raw-case.ts'
-import { runReadSide } from './cases/read-side-case.ts'
-import { runRecovery } from './cases/recovery-case.ts'
-import { runStatesourceCommands } from './cases/statesource-case.ts'
+import { runCatchup, runLagPoller, runLagUnderLoad } from './cases/read-side-case.ts'
+import { prepareRecovery, runColdRecovery } from './cases/recovery-case.ts'
 import { RESULT_PREFIX } from './child-protocol.ts'
 
 const cases = {
-  emmett: (o: any, dir: string) => runEmmettCommands({ ...o, file: path.join(dir, 'emmett.db') }),
-  statesource: (o: any, dir: string) =>
-    runStatesourceCommands({ ...o, file: path.join(dir, 'statesource.db') }),
-  raw: async (o: any, dir: string) => runRawAppend({ ...o, file: path.join(dir, 'raw.db') }),
+  command: (o: any, dir: string) => runCommandCase(o, dir),
+  raw: (o: any, dir: string) => runRawAppend({ ...o, dir }),
   journal: (o: any, dir: string) => runJournalAppend({ ...o, dir }),
-  recovery: (o: any, dir: string) => runRecovery({ ...o, dir }),
+  'recovery-prep': (o: any) => prepareRecovery(o),
+  'recovery-cold': (o: any) => runColdRecovery(o),
   memory: (o: any, dir: string) => runMemory({ ...o, dir }),
-  'read-side': (o: any, dir: string) => runReadSide({ ...o, dir }),
+  catchup: (o: any) => runCatchup(o),
+  lag: (o: any, dir: string) => runLagUnderLoad({ ...o, dir }),
+  'lag-poller': (o: any) => runLagPoller(o),
 } as const
 
 /** The names of the cases a child process can run. */
 export type CaseName = keyof typeof cases
 
-async function main(): Promise<void> {
-  const [name, json] = process.argv.slice(2)
+/**
+ * Runs one case in this process, in a scratch directory of its own (removed afterwards); what a child
+ * process prints as its result line. `pnpm bench --quick` calls it directly to spare process start-ups.
+ *
+ * @example
+ * ```ts
+ * const runs = await runCaseHere('raw', { synchronous: 'FULL', workload: { commands: 1_000, streams: 50 }, batches: [100] })
+ * ```
+ */
+export async function runCaseHere(name: string, options: Record<string, unknown>): Promise<unknown> {
   const run = cases[name as CaseName]
   if (!run) throw new Error(`Unknown benchmark case "${name}". Known: ${Object.keys(cases).join(', ')}.`)
-  const options = JSON.parse(json ?? '{}') as Record<string, unknown>
   const dir = mkdtempSync(
     path.join(typeof options.dir === 'string' ? options.dir : os.tmpdir(), `statesource-bench-${name}-`),
   )
   try {
-    const result = await run(options, dir)
-    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`)
+    return await run(options, dir)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+async function main(): Promise<void> {
+  const [name, json] = process.argv.slice(2)
+  const result = await runCaseHere(name ?? '', JSON.parse(json ?? '{}') as Record<string, unknown>)
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`)
 }
 
 if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {

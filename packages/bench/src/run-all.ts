@@ -1,22 +1,37 @@
 /**
- * `pnpm bench`: runs every benchmark, prints the table, writes it into docs/benchmarks.md and the flat
- * figures into bench-results.json at the repository root. `--quick` runs small sizes and writes nothing.
+ * `pnpm bench`: runs every benchmark, prints the report, writes it (charts and tables) into
+ * docs/benchmarks.md and the flat figures into bench-results.json at the repository root.
+ * `--quick` runs small sizes and writes nothing; `--scale=10m` makes the scale run 10,000,000 events;
+ * `--synchronous=NORMAL` runs every side without syncing each commit (labelled so in the report).
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { formatTable, toResults, writeReport } from './bench-report.ts'
-import { runBench } from './bench-runner.ts'
+import { formatReport, toResults, writeReport } from './bench-report.ts'
+import { TEN_MILLION, runBench } from './bench-runner.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const quick = process.argv.includes('--quick')
+const tenMillion = process.argv.includes('--scale=10m')
+const normal = process.argv.includes('--synchronous=NORMAL')
 const started = performance.now()
-const run = await runBench({ quick, log: (line) => console.error(`[bench] ${line}`) })
+const run = await runBench({
+  quick,
+  ...(tenMillion ? { sizes: TEN_MILLION } : {}),
+  ...(normal ? { synchronous: 'NORMAL' as const } : {}),
+  log: (line) => console.error(`[bench] ${line}`),
+})
 const results = toResults(run)
-console.log(formatTable(results))
 if (quick) {
-  console.log('Quick mode: docs/benchmarks.md and bench-results.json were left unchanged.')
+  console.log(formatReport(run, results, []))
+  console.log('Quick mode: docs/benchmarks.md, its charts and bench-results.json were left unchanged.')
 } else {
-  writeReport(results, path.join(root, 'docs', 'benchmarks.md'), path.join(root, 'bench-results.json'))
-  console.log('Wrote docs/benchmarks.md and bench-results.json.')
+  const charts = await writeReport(run, results, {
+    docsPath: path.join(root, 'docs', 'benchmarks.md'),
+    jsonPath: path.join(root, 'bench-results.json'),
+  })
+  console.log(formatReport(run, results, charts))
+  console.log(
+    `Wrote docs/benchmarks.md, ${charts.map((c) => `docs/${c.file}`).join(', ')} and bench-results.json.`,
+  )
 }
 console.error(`[bench] total ${((performance.now() - started) / 1000).toFixed(0)} s`)

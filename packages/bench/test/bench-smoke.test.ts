@@ -1,21 +1,41 @@
 import { describe, expect, it } from 'vitest'
-import { REQUIRED_KEYS, formatTable, toResults } from '../src/bench-report.ts'
+import { renderCharts } from '../src/bench-charts.ts'
+import { REQUIRED_KEYS, formatReport, toResults } from '../src/bench-report.ts'
 import { runBench } from '../src/bench-runner.ts'
 
 describe('pnpm bench --quick', () => {
   it('runs every case in its own process and reports every required figure as a finite number', async () => {
-    const run = await runBench({ quick: true })
+    // NORMAL: the smoke test checks that every case runs and reports, not figures; a loaded machine's slow
+    // syncs would only stretch it.
+    const run = await runBench({ quick: true, synchronous: 'NORMAL' })
     const results = toResults(run)
     for (const key of REQUIRED_KEYS) {
       expect(typeof results[key], key).toBe('number')
       expect(Number.isFinite(results[key]), key).toBe(true)
     }
     for (const value of Object.values(results)) expect(['number', 'string']).toContain(typeof value)
-    // Every command of the workload was stored by both sides: the comparison compares the same work.
-    expect(results.statesource_c100_stored_events).toBe(run.sizes.commands)
-    expect(results.emmett_seq_stored_events).toBe(run.sizes.commands)
-    expect(results.raw_stored_rows).toBe(run.sizes.commands)
+    // Every command of the workload was stored, by statesource and by Emmett: the comparison compares the same work.
+    for (const c of run.sizes.concurrencies)
+      expect(results[`stored_events_${c}`], `stored at ${c}`).toBe(run.sizes.commands)
+    expect(results.emmett_durable_stored_events_100).toBe(run.sizes.peerCommands)
+    // The storage limit wrote every row, at the rows per transaction statesource committed.
+    for (const round of run.sweep)
+      for (const raw of round.raw) expect(raw.storedRows).toBe(run.sizes.commands)
+    // Cold recovery came from the snapshot and replayed exactly the worst tail.
+    expect(results.recovery_100k_tail_snapshot_hits).toBe(1)
+    expect(results.recovery_100k_tail_events_replayed).toBe(run.sizes.bigTail)
     expect(results.recovery_10k_snapshot_hits).toBe(run.sizes.recoveryAggregates)
-    expect(formatTable(results)).toMatch(/^\| measurement +\| statesource +\|/)
+    // The Zipf workload makes concurrent commands on hot carts conflict.
+    expect(results.zipf_statesource_conflicts).toBeGreaterThan(0)
+    const charts = await renderCharts(run, results)
+    expect(charts.map((c) => c.file)).toEqual([
+      'bench-throughput.svg',
+      'bench-latency.svg',
+      'bench-scale.svg',
+    ])
+    for (const chart of charts) expect(chart.svg).toMatch(/^<svg[^>]*>/)
+    expect(formatReport(run, results, charts)).toContain(
+      '![Throughput against commands in flight](bench-throughput.svg)',
+    )
   })
 })

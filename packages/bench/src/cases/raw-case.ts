@@ -1,103 +1,140 @@
 import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { openSqlite } from '@statesource/sqlite'
 import Database from 'better-sqlite3'
-import { WARM_UP, type WorkloadSize, commandAt, decideCart, warmUpCommandAt } from '../cart-workload.ts'
-import { RAW_SCHEMA, type SqliteSynchronous, openRawSqlite } from '../sqlite-settings.ts'
+import { type WorkloadSize, commandAt, decideCart, warmUpCommandAt, warmUpOf } from '../cart-workload.ts'
+import { type SqliteSynchronous, openRawSqlite } from '../sqlite-settings.ts'
 
-/** Rows per transaction of the raw baseline: the storage limit the issues compare end to end against. */
+/** The context rate of earlier reports: raw at 1,000 rows per transaction. */
 export const RAW_BATCH = 1000
 
 /** Options of {@link runRawAppend}. */
-export interface RawAppendOptions extends WorkloadSize {
-  /** The SQLite file (created). */
-  readonly file: string
+export interface RawAppendOptions {
+  /** Scratch directory: one fresh file per batch size. */
+  readonly dir: string
   readonly synchronous: SqliteSynchronous
-  /** Rows per transaction. Default {@link RAW_BATCH}. */
-  readonly batch?: number
+  readonly workload: WorkloadSize
+  /** Rows per transaction; each size runs on its own fresh file, in this order. */
+  readonly batches: readonly number[]
+  /** Rows per throughput window (throughput against journal size). Default: one window. */
+  readonly windowRows?: number
 }
 
-/** What the raw baseline reports. */
-export interface RawAppendResult {
-  readonly rows: number
+/** One batch size of {@link runRawAppend}. */
+export interface RawAppendRun {
   readonly batch: number
+  readonly rows: number
   readonly seconds: number
   readonly rowsPerSec: number
   readonly storedRows: number
+  /** Rows per second of each window, with the journal's size at its end. */
+  readonly windows: readonly { readonly journalEvents: number; readonly rowsPerSec: number }[]
 }
 
+const SQL = {
+  insertEvent: `INSERT INTO statesource_journal (persistence_id, seq_nr, event_type, event_version, payload, metadata, tags, written_at, writer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertStream: `INSERT OR IGNORE INTO statesource_stream (persistence_id, position, deleted_to) VALUES (?, ?, 0)`,
+}
+
+type Row = [string, number, string, number, string, string, string, number, string]
+
 /**
- * A journal row of event `i` of the workload: the row statesource stores for command `i`, down to the
- * metadata (the command's correlation id, UUID-shaped) and a writer id of the same length (a UUID).
+ * The rows statesource stores for the events of a workload, encoded before any timing: persistence id,
+ * sequence number, type, version, payload and metadata JSON (a UUID-shaped correlation id, like
+ * statesource's), tags, time and writer id, as positional parameters.
  */
-function rowAt(i: number, size: WorkloadSize, writerId: string, correlationId: string, warmUp = false) {
-  const { cartId, command } = warmUp ? warmUpCommandAt(i) : commandAt(i, size)
-  // Every command of the workload is accepted, so the event does not depend on the cart's state here.
-  const decision = decideCart(command, cartId, 'Opened', { items: 1, total: 1 })
-  if ('rejected' in decision)
-    throw new Error(`The workload's command ${i} was rejected: ${decision.rejected}`)
-  const { type, ...payload } = decision
-  return {
-    persistence_id: `shopping_cart|${cartId}`,
-    seq_nr: Math.floor(i / (warmUp ? WARM_UP : size).streams) + 1,
-    event_type: type,
-    event_version: 1,
-    payload: JSON.stringify(payload),
-    metadata: JSON.stringify({ correlationId }),
-    tags: '[]',
-    written_at: Date.now(),
-    writer_id: writerId,
+function encodeRows(size: WorkloadSize, warmUp: boolean): Row[] {
+  const writerId = randomUUID()
+  const correlationPrefix = randomUUID().slice(0, 24)
+  const seqNrs = new Map<string, number>()
+  const rows: Row[] = []
+  const now = Date.now()
+  const commands = warmUp ? warmUpOf(size).commands : size.commands
+  for (let i = 0; i < commands; i++) {
+    const { cartId, command } = warmUp ? warmUpCommandAt(i, size) : commandAt(i, size)
+    // Every command of the workload is accepted; the events do not depend on the cart's state here.
+    const decision = decideCart(command, cartId, 'Opened', { items: 1, total: 1 })
+    if ('rejected' in decision)
+      throw new Error(`The workload's command ${i} was rejected: ${decision.rejected}`)
+    const persistenceId = `shopping_cart|${cartId}`
+    const metadata = JSON.stringify({ correlationId: correlationPrefix + i.toString(16).padStart(12, '0') })
+    for (const { type, ...payload } of decision) {
+      const seqNr = (seqNrs.get(persistenceId) ?? 0) + 1
+      seqNrs.set(persistenceId, seqNr)
+      rows.push([persistenceId, seqNr, type, 1, JSON.stringify(payload), metadata, '[]', now, writerId])
+    }
   }
+  return rows
 }
 
 /**
- * The storage limit: the rows the cart workload produces, inserted with cached better-sqlite3 prepared
- * statements, `batch` rows per transaction, on the same file settings (WAL, `synchronous`), into a table
- * with the same unique `(persistence_id, seq_nr)` index. No framework, no aggregates, no waiting callers.
+ * The storage limit: raw better-sqlite3 on statesource's own schema (the file is created by `openSqlite`, so
+ * the tables and indexes are the same, the stream table included), rows encoded before timing, inserted with
+ * cached positional prepared statements (the event row, and the stream row for a stream's first event, as
+ * statesource does), `batch` rows per `BEGIN IMMEDIATE … COMMIT`. No framework, no callers waiting.
  *
  * @example
  * ```ts
- * const raw = runRawAppend({ file: '/tmp/raw.db', commands: 20_000, streams: 1_000, synchronous: 'FULL' })
+ * const [run] = await runRawAppend({ dir: '/tmp/x', synchronous: 'FULL', workload: { commands: 20_000, streams: 1_000 }, batches: [100] })
  * ```
  */
-export function runRawAppend(options: RawAppendOptions): RawAppendResult {
-  const batch = options.batch ?? RAW_BATCH
-  const db = openRawSqlite(Database, options.file, options.synchronous)
-  try {
-    db.exec(RAW_SCHEMA)
-    const insert = db.prepare(`INSERT INTO raw_journal
-      (persistence_id, seq_nr, event_type, event_version, payload, metadata, tags, written_at, writer_id)
-      VALUES (@persistence_id, @seq_nr, @event_type, @event_version, @payload, @metadata, @tags, @written_at, @writer_id)`)
-    const writerId = randomUUID()
-    // Correlation ids the way statesource makes them: a random UUID whose last 12 hex digits count up.
-    const correlationPrefix = randomUUID().slice(0, 24)
-    let correlations = 0
-    const insertRange = db.transaction((from: number, to: number, warmUp: boolean) => {
-      for (let i = from; i < to; i++) {
-        const correlationId = correlationPrefix + (++correlations).toString(16).padStart(12, '0')
-        insert.run(rowAt(i, options, writerId, correlationId, warmUp))
+export async function runRawAppend(options: RawAppendOptions): Promise<RawAppendRun[]> {
+  const warmRows = encodeRows(options.workload, true)
+  const timedRows = encodeRows(options.workload, false)
+  const runs: RawAppendRun[] = []
+  for (const [index, batch] of options.batches.entries()) {
+    const file = path.join(options.dir, `raw-${index}.db`)
+    await (await openSqlite(file, { synchronous: options.synchronous, writer: 'inline' })).close()
+    const db = openRawSqlite(Database, file, options.synchronous)
+    try {
+      const insertEvent = db.prepare(SQL.insertEvent)
+      const insertStream = db.prepare(SQL.insertStream)
+      const begin = db.prepare('BEGIN IMMEDIATE')
+      const commit = db.prepare('COMMIT')
+      const insert = (rows: Row[], from: number, to: number) => {
+        begin.run()
+        for (let i = from; i < to; i++) {
+          const row = rows[i]!
+          const ordering = insertEvent.run(row).lastInsertRowid
+          if (row[1] === 1) insertStream.run(row[0], ordering)
+        }
+        commit.run()
       }
-    })
-    // Warm-up, like the command runs: the warm-up workload's rows, in batches of the same size.
-    for (let from = 0; from < WARM_UP.commands; from += batch) {
-      insertRange(from, Math.min(WARM_UP.commands, from + batch), true)
+      for (let from = 0; from < warmRows.length; from += batch) {
+        insert(warmRows, from, Math.min(warmRows.length, from + batch))
+      }
+      const windowRows = options.windowRows ?? timedRows.length
+      const windows: { journalEvents: number; rowsPerSec: number }[] = []
+      const started = performance.now()
+      let windowStarted = started
+      let windowDone = 0
+      for (let from = 0; from < timedRows.length; from += batch) {
+        const to = Math.min(timedRows.length, from + batch)
+        insert(timedRows, from, to)
+        windowDone += to - from
+        if (windowDone >= windowRows || to === timedRows.length) {
+          const now = performance.now()
+          windows.push({ journalEvents: to, rowsPerSec: windowDone / ((now - windowStarted) / 1000) })
+          windowStarted = now
+          windowDone = 0
+        }
+      }
+      const seconds = (performance.now() - started) / 1000
+      const stored = db
+        .prepare(`SELECT count(*) FROM statesource_journal WHERE persistence_id NOT LIKE '%warm-%'`)
+        .pluck()
+        .get() as number
+      runs.push({
+        batch,
+        rows: timedRows.length,
+        seconds,
+        rowsPerSec: timedRows.length / seconds,
+        storedRows: stored,
+        windows,
+      })
+    } finally {
+      db.close()
     }
-    const started = performance.now()
-    for (let from = 0; from < options.commands; from += batch) {
-      insertRange(from, Math.min(options.commands, from + batch), false)
-    }
-    const seconds = (performance.now() - started) / 1000
-    const stored = db
-      .prepare(`SELECT count(*) AS n FROM raw_journal WHERE persistence_id NOT LIKE '%warm-%'`)
-      .get() as {
-      n: number
-    }
-    return {
-      rows: options.commands,
-      batch,
-      seconds,
-      rowsPerSec: options.commands / seconds,
-      storedRows: stored.n,
-    }
-  } finally {
-    db.close()
   }
+  return runs
 }

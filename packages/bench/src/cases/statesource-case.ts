@@ -1,61 +1,92 @@
-import { CqrsPattern, silentLogger } from '@statesource/core'
+import path from 'node:path'
+import { CqrsPattern, createInMemoryJournal, isStatesourceError, silentLogger } from '@statesource/core'
 import { openBenchStorage } from '../bench-storage.ts'
 import { cart } from '../cart-aggregate.ts'
-import type { WorkloadSize } from '../cart-workload.ts'
-import { type CommandRunResult, driveCommands } from '../command-driver.ts'
-import type { SqliteSynchronous } from '../sqlite-settings.ts'
+import { WorkloadConflict } from '../command-driver.ts'
+import type { PeerDefinition, PeerSession } from '../peers.ts'
 
-/** Options of {@link runStatesourceCommands}. */
-export interface StatesourceRunOptions extends WorkloadSize {
-  /** The SQLite file (created). */
-  readonly file: string
-  readonly concurrency: number
-  readonly synchronous: SqliteSynchronous
-}
-
-/** What the statesource side reports besides the command figures: how the journal batched the writes. */
-export interface StatesourceRunResult extends CommandRunResult {
-  readonly transactions: number
-  readonly largestBatch: number
+function sender(repository: {
+  send: (...args: any[]) => Promise<{ events: readonly unknown[]; version: number }>
+}): PeerSession['send'] {
+  return async (cartId, command, expectedVersion) => {
+    try {
+      const reply = await repository.send(
+        cartId,
+        command,
+        expectedVersion === undefined ? undefined : { expectedVersion },
+      )
+      return { events: reply.events.length, version: reply.version }
+    } catch (error) {
+      if (isStatesourceError(error, 'CONCURRENCY_CONFLICT'))
+        throw new WorkloadConflict((error as unknown as { actual: number }).actual)
+      throw error
+    }
+  }
 }
 
 /**
- * Runs the cart workload through statesource end to end: `repository.send` → gateway → live XState
- * aggregate → `decide` → group-commit SQLite journal → reply once the transaction committed.
- *
- * @example
- * ```ts
- * const result = await runStatesourceCommands({ file: '/tmp/s.db', commands: 2_000, streams: 100, concurrency: 100, synchronous: 'FULL' })
- * ```
+ * statesource end to end on SQLite: `repository.send` → gateway → live XState aggregate → `decide` →
+ * group-commit journal (writer thread, WAL) → reply once the transaction committed (and, with `FULL`, synced).
  */
-export async function runStatesourceCommands(options: StatesourceRunOptions): Promise<StatesourceRunResult> {
-  const storage = await openBenchStorage(options.file, options.synchronous)
-  const handles = await CqrsPattern.builder({ journal: storage.sqlite.journal })
-    .withAggregate(cart)
-    .repositoryTimeout(120_000)
-    .logger(silentLogger)
-    .build()
-    .materialize()
-  try {
-    const carts = handles.repository(cart)
+export const statesourcePeer: PeerDefinition = {
+  name: 'statesource',
+  label: 'statesource (SQLite)',
+  durability: (synchronous) =>
+    synchronous === 'FULL'
+      ? 'reply after synced commit (WAL, FULL)'
+      : 'reply after commit, WAL not synced (NORMAL)',
+  async open({ dir, synchronous }) {
+    const storage = await openBenchStorage(path.join(dir, 'statesource.db'), synchronous)
+    const handles = await CqrsPattern.builder({ journal: storage.sqlite.journal })
+      .withAggregate(cart)
+      .repositoryTimeout(300_000)
+      .passivation({ maxLive: 2_000_000 })
+      .logger(silentLogger)
+      .build()
+      .materialize()
     let before = storage.sqlite.journal.stats
-    const run = await driveCommands(
-      options,
-      options.concurrency,
-      async (cartId, command) => (await carts.send(cartId, command)).events.length,
-      () => {
+    return {
+      send: sender(handles.repository(cart)),
+      beforeTimedRun: () => {
         before = storage.sqlite.journal.stats
       },
-    )
-    const after = storage.sqlite.journal.stats
-    return {
-      ...run,
-      storedEvents: storage.countEvents(),
-      transactions: after.transactions - before.transactions,
-      largestBatch: after.largestBatch,
+      counters: () => {
+        const after = storage.sqlite.journal.stats
+        return { transactions: after.transactions - before.transactions, largestBatch: after.largestBatch }
+      },
+      storedEvents: async () => storage.countEvents(),
+      close: async () => {
+        await handles.stop()
+        await storage.close()
+      },
     }
-  } finally {
-    await handles.stop()
-    await storage.close()
-  }
+  },
+}
+
+/** statesource with its in-memory journal: the framework's own cost, no I/O. */
+export const statesourceMemoryPeer: PeerDefinition = {
+  name: 'statesource-memory',
+  label: 'statesource (in-memory journal)',
+  durability: () => 'none (in memory)',
+  async open() {
+    const journal = createInMemoryJournal()
+    const handles = await CqrsPattern.builder({ journal })
+      .withAggregate(cart)
+      .repositoryTimeout(300_000)
+      .passivation({ maxLive: 2_000_000 })
+      .logger(silentLogger)
+      .build()
+      .materialize()
+    let stored = 0
+    const send = sender(handles.repository(cart))
+    return {
+      send: async (cartId, command, expectedVersion) => {
+        const reply = await send(cartId, command, expectedVersion)
+        if (!cartId.startsWith('warm-')) stored += reply.events
+        return reply
+      },
+      storedEvents: async () => stored,
+      close: () => handles.stop(),
+    }
+  },
 }
