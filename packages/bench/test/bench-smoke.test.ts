@@ -4,7 +4,7 @@ import { REQUIRED_KEYS, formatReport, toResults } from '../src/bench-report.ts'
 import { runBench } from '../src/bench-runner.ts'
 
 describe('pnpm bench --quick', () => {
-  it('runs every case in its own process and reports every required figure as a finite number', async () => {
+  it('runs every case and reports every required figure as a finite number, with the charts', async () => {
     // NORMAL: the smoke test checks that every case runs and reports, not figures; a loaded machine's slow
     // syncs would only stretch it.
     const run = await runBench({ quick: true, synchronous: 'NORMAL' })
