@@ -36,6 +36,11 @@ export interface BenchSizes {
   readonly headline: number
   /** Warm-up commands before each timed command run (four per warm-up cart). */
   readonly warmUp: number
+  /**
+   * A closed-loop run stops handing out commands after this many seconds (its report says how many ran):
+   * keeps a slow side or a loaded machine from stretching the run. The scale run has no limit.
+   */
+  readonly maxSeconds: number
   /** Rounds of every command case (interleaved; medians and spread are reported). */
   readonly rounds: number
   /** Seconds of each open-loop rate. */
@@ -71,7 +76,8 @@ export const FULL_SIZES: BenchSizes = {
   concurrencies: [1, 10, 100, 1000],
   peerConcurrencies: [1, 10, 100, 1000],
   headline: 100,
-  warmUp: 2_000,
+  warmUp: 1_000,
+  maxSeconds: 10,
   rounds: 3,
   openLoopSeconds: 5,
   loadFractions: [0.25, 0.5, 0.75, 0.9],
@@ -110,6 +116,7 @@ export const QUICK_SIZES: BenchSizes = {
   peerStreams: 10,
   peerConcurrencies: [100],
   warmUp: 200,
+  maxSeconds: 60,
   rounds: 1,
   openLoopSeconds: 0.5,
   loadFractions: [0.5],
@@ -289,12 +296,21 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   const command = (
     label: string,
     o: Omit<CommandCaseOptions, 'synchronous'> & { synchronous?: SqliteSynchronous },
-  ) => timed(label, () => runCase<CommandCaseResult>('command', { synchronous, dir, ...o }))
-  const raw = (label: string, workload: WorkloadSize, batches: number[], windowRows?: number) =>
+  ) =>
+    timed(label, () =>
+      runCase<CommandCaseResult>('command', { synchronous, dir, maxSeconds: sizes.maxSeconds, ...o }),
+    )
+  const raw = (
+    label: string,
+    workload: WorkloadSize,
+    batches: number[],
+    windowRows?: number,
+    commands?: number,
+  ) =>
     timed(label, () =>
       runCase<RawAppendRun[]>(
         'raw',
-        { synchronous, dir, workload, batches, windowRows },
+        { synchronous, dir, workload, batches, windowRows, commands },
         { maxOldSpaceMb: 8192 },
       ),
     )
@@ -316,10 +332,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
         const rowsPerTransaction = statesource.ok / Math.max(1, statesource.counters.transactions ?? 1)
         const batches = [...new Set([Math.max(1, Math.round(rowsPerTransaction)), concurrency])]
         if (concurrency === sizes.headline) batches.push(RAW_BATCH)
+        // The same rows statesource wrote: the first `commands` of the workload (all, unless its run hit
+        // the time limit).
         const rawRuns = await raw(
           `${r}: storage limit at ${batches.join(', ')} rows per transaction`,
           main,
           batches,
+          undefined,
+          statesource.commands,
         )
         const peers: Record<string, CommandCaseResult> = {}
         if (sizes.peerConcurrencies.includes(concurrency)) {

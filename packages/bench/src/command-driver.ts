@@ -70,6 +70,11 @@ export interface DriveOptions {
   readonly windowCommands?: number
   /** Events stored before the timed run (for the windows' journal size). Default 0. */
   readonly eventsBefore?: number
+  /**
+   * Stop handing out commands once the timed run has lasted this long (the commands in flight still
+   * complete); `commands` then reports how many ran. Default: no limit.
+   */
+  readonly maxSeconds?: number
 }
 
 const perCommand = (cpu: CpuSplit, commands: number) => ({
@@ -140,9 +145,10 @@ export async function driveCommands(
   const cpu = cpuBetween(threadsBefore, readThreadCpu(), total.user + total.system)
   const firstContact =
     firstContactSeconds === undefined ? undefined : { commands: size.streams, seconds: firstContactSeconds }
-  const steadyCommands = size.commands - (firstContact?.commands ?? 0)
+  const commands = result.ok + result.errors + result.conflicts
+  const steadyCommands = commands - (firstContact?.commands ?? 0)
   return {
-    commands: size.commands,
+    commands,
     streams: size.streams,
     kind,
     concurrency,
@@ -177,6 +183,7 @@ async function drivePool(
   run: CommandRunner,
   withVersions: boolean,
   onDone: () => void,
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<PoolResult> {
   let next = 0
   const result: PoolResult = { ok: 0, errors: 0, conflicts: 0, events: 0, errorKinds: [] }
@@ -185,7 +192,7 @@ async function drivePool(
   const versions = new Map<string, number>()
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < commands) {
+      while (next < commands && (next % 64 !== 0 || performance.now() < deadline)) {
         const { cartId, command } = commandOf(next++)
         try {
           const reply = await run(cartId, command, withVersions ? (versions.get(cartId) ?? 0) : undefined)

@@ -20,6 +20,8 @@ export interface CommandCaseOptions {
   readonly perSec?: number
   /** Commands per throughput window (closed loop). */
   readonly windowCommands?: number
+  /** Stop handing out commands after this many seconds of the timed run (closed loop). */
+  readonly maxSeconds?: number
   /** Move the peer's database file here after the run (the scale run's journal is read again later). */
   readonly keepFileAs?: string
 }
@@ -53,6 +55,7 @@ export async function runCommandCase(
     const run = await driveCommands(options.workload, options.concurrency, session.send, {
       beforeTimedRun: () => session.beforeTimedRun?.(),
       ...(options.windowCommands === undefined ? {} : { windowCommands: options.windowCommands }),
+      ...(options.maxSeconds === undefined ? {} : { maxSeconds: options.maxSeconds }),
     })
     return {
       ...run,

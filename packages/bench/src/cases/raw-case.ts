@@ -18,6 +18,8 @@ export interface RawAppendOptions {
   readonly batches: readonly number[]
   /** Rows per throughput window (throughput against journal size). Default: one window. */
   readonly windowRows?: number
+  /** Only the first this many commands' rows (what a time-limited statesource run completed). Default: all. */
+  readonly commands?: number
 }
 
 /** One batch size of {@link runRawAppend}. */
@@ -43,13 +45,13 @@ type Row = [string, number, string, number, string, string, string, number, stri
  * sequence number, type, version, payload and metadata JSON (a UUID-shaped correlation id, like
  * statesource's), tags, time and writer id, as positional parameters.
  */
-function encodeRows(size: WorkloadSize, warmUp: boolean): Row[] {
+function encodeRows(size: WorkloadSize, warmUp: boolean, limit = size.commands): Row[] {
   const writerId = randomUUID()
   const correlationPrefix = randomUUID().slice(0, 24)
   const seqNrs = new Map<string, number>()
   const rows: Row[] = []
   const now = Date.now()
-  const commands = warmUp ? warmUpOf(size).commands : size.commands
+  const commands = warmUp ? warmUpOf(size).commands : Math.min(limit, size.commands)
   for (let i = 0; i < commands; i++) {
     const { cartId, command } = warmUp ? warmUpCommandAt(i, size) : commandAt(i, size)
     // Every command of the workload is accepted; the events do not depend on the cart's state here.
@@ -80,7 +82,7 @@ function encodeRows(size: WorkloadSize, warmUp: boolean): Row[] {
  */
 export async function runRawAppend(options: RawAppendOptions): Promise<RawAppendRun[]> {
   const warmRows = encodeRows(options.workload, true)
-  const timedRows = encodeRows(options.workload, false)
+  const timedRows = encodeRows(options.workload, false, options.commands)
   const runs: RawAppendRun[] = []
   for (const [index, batch] of options.batches.entries()) {
     const file = path.join(options.dir, `raw-${index}.db`)
