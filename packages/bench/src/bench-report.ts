@@ -262,6 +262,33 @@ export function toResults(run: BenchRun): BenchResults {
     median(headline.map((s) => s.statesource.cpuUsPerCommand.main + writerUs(s.statesource))),
     1,
   )
+  // Where the time goes at the headline concurrency, from counters of the same runs (medians over rounds):
+  // how busy each thread was, and how long a transaction took against the CPU the writer spent on it.
+  const busy = (s: SweepRound, us: number) => (us * s.statesource.ok) / (s.statesource.seconds * 1e6)
+  const transactions = (s: SweepRound) => Math.max(1, s.statesource.counters.transactions ?? 1)
+  r.event_loop_busy_pct = round(
+    median(headline.map((s) => 100 * busy(s, s.statesource.cpuUsPerCommand.main))),
+    1,
+  )
+  r.writer_thread_busy_pct = round(median(headline.map((s) => 100 * busy(s, writerUs(s.statesource)))), 1)
+  r.ms_per_transaction = round(
+    median(headline.map((s) => (s.statesource.seconds * 1000) / transactions(s))),
+    2,
+  )
+  r.writer_cpu_ms_per_transaction = round(
+    median(headline.map((s) => (writerUs(s.statesource) * s.statesource.ok) / transactions(s) / 1000)),
+    2,
+  )
+  r.storage_limit_ms_per_transaction = round(
+    median(
+      headline.map((s) => (1000 * sameRowsBatch(s)) / (rawAt(s, sameRowsBatch(s))?.rowsPerSec ?? Number.NaN)),
+    ),
+    2,
+  )
+  r.first_contact_share_pct = round(
+    median(headline.map((s) => (100 * (s.statesource.firstContact?.seconds ?? 0)) / s.statesource.seconds)),
+    1,
+  )
   r.journal_append_vs_raw = run.journal.journal_append_vs_raw
   r.journal_rows_per_s = run.journal.journal_rows_per_s
   r.journal_raw_rows_per_s = run.journal.raw_rows_per_s
@@ -665,6 +692,8 @@ export function formatReport(run: BenchRun, r: BenchResults, charts: readonly Ch
     ),
   )
 
+  out.push('', ...whereTheTimeGoes(r, h))
+
   const stored = (runs: readonly CommandCaseResult[]) =>
     [...new Set(runs.map((x) => x.storedEvents))].map((v) => int(v)).join('/')
   out.push(
@@ -675,6 +704,50 @@ export function formatReport(run: BenchRun, r: BenchResults, charts: readonly Ch
     `- Journal append alone (packages/sqlite/bench, ${int(sizes.journalEvents)} events, ${sizes.journalInFlight} concurrent appends) vs raw at 1,000 rows per transaction: ${num(r.journal_append_vs_raw, 2)} (${int(r.journal_rows_per_s)} vs ${int(r.journal_raw_rows_per_s)} rows/s).`,
   )
   return `${out.join('\n')}\n`
+}
+
+/**
+ * For each target the run missed, what its own counters say about where the time went (no guesses: every
+ * figure is measured in the same run).
+ */
+function whereTheTimeGoes(r: BenchResults, h: number): string[] {
+  const n = (key: string) => r[key] as number
+  const lines: string[] = [
+    '**Where the time goes** (counters of the same runs, medians; for every target missed):',
+    '',
+  ]
+  const missed: string[] = []
+  if (!(n('e2e_vs_storage_limit_same_rows') >= 0.75) || !(n('e2e_vs_emmett_durable_100') >= 10)) {
+    missed.push(
+      `- Throughput at ${h} in flight: a transaction of ${num(r[`rows_per_txn_${h}`], 1)} events took ${num(r.ms_per_transaction, 2)} ms end to end, of which the writer thread spent ${num(r.writer_cpu_ms_per_transaction, 2)} ms on CPU (inserts, commit); the rest of the writer's time (busy ${num(r.writer_thread_busy_pct, 0)} %) is waiting for the sync of the WAL and for the next batch. The storage limit took ${num(r.storage_limit_ms_per_transaction, 2)} ms per transaction of the same size. The event loop was busy ${num(r.event_loop_busy_pct, 0)} % of the run (${num(r[`cpu_main_us_${h}`], 1)} µs per command: gateway, XState, encoding, replies); the first contact with each cart (creating and recovering its aggregate) took ${num(r.first_contact_share_pct, 0)} % of the run.`,
+    )
+  }
+  if (!(n('latency_p99_ms_at_50pct') <= 10)) {
+    missed.push(
+      `- Latency at 50 % of the maximum: p50 ${num(r.latency_p50_ms_at_50pct, 2)} ms, p99 ${num(r.latency_p99_ms_at_50pct, 2)} ms against ${num(r.ms_per_transaction, 2)} ms per group-commit transaction at ${h} in flight: a command waits for the transaction in progress, then for its own (two commits at worst); the tail beyond that is stalls of the event loop or of the sync (the p99.9 and max columns).`,
+    )
+  }
+  if (!(n('recovery_100k_tail_cold_ms') < 20)) {
+    missed.push(
+      `- Cold recovery: ${int(r.recovery_100k_tail_events_replayed)} events replayed after ${int(r.recovery_100k_tail_snapshot_hits)} snapshot hit in ${num(r.recovery_100k_tail_cold_ms, 1)} ms, in a process whose code had not run before (the journal read, JSON decoding and XState folding are compiled on first use); the whole journal without a snapshot took ${num(r.recovery_100k_no_snapshot_cold_ms, 0)} ms for ${int(r.recovery_100k_no_snapshot_events_replayed)} events.`,
+    )
+  }
+  if (!(n('heap_per_live_aggregate_bytes') < 5000)) {
+    missed.push(
+      `- Heap: ${int(r.heap_per_live_aggregate_bytes)} B per live aggregate (RSS growth ${int(r.rss_per_live_aggregate_bytes)} B).`,
+    )
+  }
+  if (!(n('catchup_events_per_s') >= 200_000)) {
+    missed.push(
+      `- Catch-up: ${int(r.catchup_events)} events of ~${r.catchup_payload_bytes} B of JSON each, read, decoded and folded on one thread at ${int(r.catchup_events_per_s)} events/s.`,
+    )
+  }
+  if (!(n('live_lag_p99_ms_under_load') < 10)) {
+    missed.push(
+      `- Live lag: p50 ${num(r.live_lag_p50_ms_under_load, 2)} ms, p99 ${num(r.live_lag_p99_ms_under_load, 2)} ms from commit to the same-process subscriber under ${int(r.lag_load_achieved_per_s)} cmd/s: the commit signal and the read of the new rows wait behind the event loop's command work (busy ${num(r.event_loop_busy_pct, 0)} % at ${h} in flight).`,
+    )
+  }
+  return missed.length === 0 ? [] : [...lines, ...missed]
 }
 
 /**

@@ -119,6 +119,8 @@ export async function driveCommands(
   const started = performance.now()
   let windowStarted = started
   let done = 0
+  const deadline =
+    options.maxSeconds === undefined ? Number.POSITIVE_INFINITY : started + options.maxSeconds * 1000
   const result = await drivePool(
     size.commands,
     concurrency,
@@ -139,7 +141,16 @@ export async function driveCommands(
         windowStarted = now
       }
     },
+    deadline,
   )
+  if (done % windowCommands !== 0 && done !== size.commands) {
+    // Stopped by the time limit: the last, partial window.
+    windows.push({
+      commandsDone: done,
+      journalEvents: (options.eventsBefore ?? 0) + done * eventsPerCommand,
+      commandsPerSec: (done % windowCommands) / ((performance.now() - windowStarted) / 1000),
+    })
+  }
   const seconds = (performance.now() - started) / 1000
   const total = process.cpuUsage(cpuBefore)
   const cpu = cpuBetween(threadsBefore, readThreadCpu(), total.user + total.system)

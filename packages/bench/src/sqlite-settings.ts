@@ -27,21 +27,3 @@ export function openRawSqlite(
   db.pragma(`synchronous = ${synchronous}`)
   return db
 }
-
-/**
- * The raw baseline's table: the columns of statesource's journal table with the same
- * `UNIQUE (persistence_id, seq_nr)` index and an `AUTOINCREMENT` global ordering, but no tag or stream tables.
- */
-export const RAW_SCHEMA = `CREATE TABLE IF NOT EXISTS raw_journal (
-  ordering       INTEGER PRIMARY KEY AUTOINCREMENT,
-  persistence_id TEXT    NOT NULL,
-  seq_nr         INTEGER NOT NULL,
-  event_type     TEXT    NOT NULL,
-  event_version  INTEGER NOT NULL,
-  payload        TEXT    NOT NULL,
-  metadata       TEXT    NOT NULL,
-  tags           TEXT    NOT NULL,
-  written_at     INTEGER NOT NULL,
-  writer_id      TEXT    NOT NULL,
-  UNIQUE (persistence_id, seq_nr)
-)`
