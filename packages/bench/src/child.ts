@@ -53,7 +53,12 @@ export async function runCaseHere(name: string, options: Record<string, unknown>
 async function main(): Promise<void> {
   const [name, json] = process.argv.slice(2)
   const result = await runCaseHere(name ?? '', JSON.parse(json ?? '{}') as Record<string, unknown>)
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`)
+  // Wait until the line is handed to the pipe: `process.exit` would cut a large result written to a pipe.
+  await new Promise<void>((resolve, reject) =>
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`, (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  )
 }
 
 if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
