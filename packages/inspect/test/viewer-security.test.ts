@@ -147,6 +147,12 @@ describe('lifecycle viewer in Chromium: hostile charts and the policy', () => {
     const requests: string[] = []
     const violations: string[] = []
     page.on('request', (r) => requests.push(new URL(r.url()).pathname))
+    const stepRequests: string[] = []
+    page.on('request', (r) => {
+      const url = new URL(r.url())
+      if (url.pathname === '/api/steps' && url.searchParams.get('pid') === 'order|o-1')
+        stepRequests.push(url.searchParams.get('from') ?? '')
+    })
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) violations.push(m.text())
     })
@@ -170,8 +176,13 @@ describe('lifecycle viewer in Chromium: hostile charts and the policy', () => {
     )
     expect(await page.textContent('#event')).toContain('submitted')
     // Events 1 and 2 form one page of 2, which the server cut in two parts of one event each: the page
-    // loaded the part from 1, then the rest from 2.
-    expect(await page.evaluate(() => [...window.statesourceViewer.pages.keys()])).toEqual([1, 2])
+    // loaded the part from 1, then the rest from 2, and holds both.
+    expect(stepRequests).toEqual(['1', '2'])
+    expect(
+      await page.evaluate(() =>
+        window.statesourceViewer.pages.get(0)?.settled?.map((s: { seqNr: number }) => s.seqNr),
+      ),
+    ).toEqual([1, 2])
     await page.fill('#scrubber', '1')
     await page.waitForFunction(() =>
       document.getElementById('position')?.textContent?.startsWith('event 1 of 2'),
