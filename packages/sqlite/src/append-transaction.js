@@ -1,37 +1,116 @@
 // @ts-check
-// The group-commit transaction body on better-sqlite3. Plain JavaScript because it runs in two places: on
-// the application's connection (the inline writer) and in the writer thread (`journal-writer.worker.js`),
-// which Node loads without a TypeScript loader. Both hand it the same batch (see `encodeBatch` in
-// `append-batch.ts`) and read back the same flat results (`applyResults`).
+// Hot path, covered by packages/sqlite/bench/journal-bench.ts (`pnpm bench`, "Journal append vs raw").
+//
+// The group-commit transaction: which requests of a batch are accepted and which sequence numbers their events
+// get ({@link planAppend}, the one copy of that rule, used by every path), and the body that runs it on a
+// better-sqlite3 connection ({@link createAppendTransaction}), both on the application's connection and in the
+// writer thread (`journal-writer.worker.js`). Plain JavaScript because the writer thread loads it without a
+// TypeScript loader. The Kysely path runs the same plan through its own statements (`appendProgram` in
+// `append-batch.ts`); every path returns the results in the format of `encoded-batch.js`.
+import { ACCEPTED, conflictStatus } from './encoded-batch.js'
+
+/** @typedef {import('./encoded-batch.js').BatchRequest} BatchRequest */
+/** @typedef {import('./encoded-batch.js').BatchEvent} BatchEvent */
 
 /**
  * The statements the body runs, from `SQL` in `journal-sql.ts` (passed in, so the SQL lives in one place).
  *
  * @typedef {object} AppendSql
  * @property {string} currentSeqNr `(persistence_id, persistence_id)` → the stream's highest sequence number.
- * @property {string} insertEvent The event row, columns in the order `encodeBatch` lays them out.
+ * @property {string} insertEvent The event row, bound with {@link eventRowParams}.
  * @property {string} insertTag `(tag, ordering, persistence_id, seq_nr)`.
  * @property {string} insertStream `(persistence_id, position)`, ignored when the stream exists.
  */
 
 /**
- * A batch: every string back to back in `text`, and the numbers that cut it up in `layout` (see
- * `EncodedBatch` in `append-batch.ts`).
+ * What every row of one transaction shares.
  *
- * @typedef {object} Batch
- * @property {string} text
- * @property {Float64Array} layout
- * @property {number} requests
+ * @typedef {object} AppendContext
+ * @property {number} now
+ * @property {string} writerId
+ */
+
+/**
+ * One event row to insert.
+ *
+ * @typedef {object} PlannedRow
+ * @property {string} persistenceId
+ * @property {number} seqNr
+ * @property {BatchEvent} event
+ */
+
+/**
+ * What a transaction does with a batch: each request's status, and the rows of the accepted ones.
+ *
+ * @typedef {object} AppendPlan
+ * @property {number[]} statuses Per request, in order: `ACCEPTED` or a conflict status (`encoded-batch.js`).
+ * @property {PlannedRow[]} rows The events of the accepted requests, in request order.
  */
 
 /**
  * @typedef {object} AppendTransaction
- * @property {(batch: Batch, now: number, writerId: string) => number[]} append
- *   Must run inside `BEGIN IMMEDIATE`. Returns one entry per request: `-1 - head` for a conflict (the
- *   stream's current sequence number was `head`), or `0` followed by the ordering of each of its events.
- *   Throws only for the whole batch.
+ * @property {(requests: readonly BatchRequest[], context: AppendContext) => number[]} append
+ *   Must run inside `BEGIN IMMEDIATE`. Returns the results in the format of `encoded-batch.js`. Throws only for
+ *   the whole batch.
  * @property {() => void} invalidate Forgets the cached stream heads; call it when a transaction did not commit.
  */
+
+/**
+ * Decides a batch: a request is accepted when its `expectedSeqNr` is its stream's head (the stream's current
+ * sequence number, after the requests before it in the batch), and its events then take the next sequence
+ * numbers; any other request conflicts and stores nothing.
+ *
+ * @param {readonly BatchRequest[]} requests
+ * @param {Map<string, number>} heads Stream heads already known; missing ones are read with `readHead`. Updated
+ *   with the heads after the batch.
+ * @param {(persistenceId: string) => number} readHead
+ * @returns {AppendPlan}
+ */
+export function planAppend(requests, heads, readHead) {
+  /** @type {number[]} */
+  const statuses = []
+  /** @type {PlannedRow[]} */
+  const rows = []
+  for (const request of requests) {
+    const persistenceId = request.persistenceId
+    let head = heads.get(persistenceId)
+    if (head === undefined) {
+      head = readHead(persistenceId)
+      heads.set(persistenceId, head)
+    }
+    if (request.expectedSeqNr !== head) {
+      statuses.push(conflictStatus(head))
+      continue
+    }
+    statuses.push(ACCEPTED)
+    let seqNr = head
+    for (const event of request.events) rows.push({ persistenceId, seqNr: ++seqNr, event })
+    heads.set(persistenceId, seqNr)
+  }
+  return { statuses, rows }
+}
+
+/**
+ * The results of a planned batch once its rows are stored (format of `encoded-batch.js`).
+ *
+ * @param {readonly BatchRequest[]} requests
+ * @param {AppendPlan} plan
+ * @param {readonly number[]} orderings The ordering of each row of the plan.
+ * @returns {number[]}
+ */
+export function resultsOf(requests, plan, orderings) {
+  /** @type {number[]} */
+  const results = []
+  let row = 0
+  for (let r = 0; r < requests.length; r++) {
+    const status = /** @type {number} */ (plan.statuses[r])
+    results.push(status)
+    if (status !== ACCEPTED) continue
+    const events = /** @type {BatchRequest} */ (requests[r]).events.length
+    for (let e = 0; e < events; e++) results.push(/** @type {number} */ (orderings[row++]))
+  }
+  return results
+}
 
 const MAX_CACHED_HEADS = 100_000
 
@@ -41,8 +120,8 @@ const MAX_CACHED_HEADS = 100_000
  *
  * @param {string} persistenceId
  * @param {number} seqNr
- * @param {{ type: string, version: number, payloadJson: string, metadataJson: string, tagsJson: string }} event
- * @param {{ now: number, writerId: string }} context
+ * @param {BatchEvent} event
+ * @param {AppendContext} context
  * @returns {unknown[]}
  */
 export function eventRowParams(persistenceId, seqNr, event, context) {
@@ -69,7 +148,6 @@ export function eventRowParams(persistenceId, seqNr, event, context) {
  * process, or another connection in this one) commits, and then the cache is dropped, so the check is as
  * strict as a `SELECT` per request at a fraction of the cost.
  *
- *
  * @param {import('better-sqlite3').Database} db
  * @param {AppendSql} sql
  * @returns {AppendTransaction}
@@ -82,6 +160,8 @@ export function createAppendTransaction(db, sql) {
   const insertStream = db.prepare(sql.insertStream)
   /** @type {Map<string, number>} */
   const heads = new Map()
+  const readHead = (/** @type {string} */ persistenceId) =>
+    /** @type {number} */ (current.get(persistenceId, persistenceId))
   /** @type {unknown} */
   let seenVersion
 
@@ -90,68 +170,24 @@ export function createAppendTransaction(db, sql) {
       heads.clear()
       seenVersion = undefined
     },
-    append({ text, layout, requests }, now, writerId) {
-      const context = { now, writerId }
+    append(requests, context) {
       const version = dataVersion.get()
       if (version !== seenVersion || heads.size > MAX_CACHED_HEADS) {
         heads.clear()
         seenVersion = version
       }
+      const plan = planAppend(requests, heads, readHead)
       /** @type {number[]} */
-      const results = []
-      let at = 0 // in layout
-      let from = 0 // in text
-      const next = (/** @type {number} */ length) => {
-        const start = from
-        from += length
-        return text.slice(start, from)
+      const orderings = []
+      for (const { persistenceId, seqNr, event } of plan.rows) {
+        const ordering = Number(
+          insertEvent.run(eventRowParams(persistenceId, seqNr, event, context)).lastInsertRowid,
+        )
+        for (const tag of event.uniqueTags) insertTag.run(tag, ordering, persistenceId, seqNr)
+        if (seqNr === 1) insertStream.run(persistenceId, ordering)
+        orderings.push(ordering)
       }
-      for (let r = 0; r < requests; r++) {
-        const pid = next(/** @type {number} */ (layout[at]))
-        const expected = layout[at + 1]
-        const eventCount = /** @type {number} */ (layout[at + 2])
-        at += 3
-        let head = heads.get(pid)
-        if (head === undefined) {
-          head = /** @type {number} */ (current.get(pid, pid))
-          heads.set(pid, head)
-        }
-        if (expected !== head) {
-          results.push(-1 - head)
-          // Skip this request's events in both buffers.
-          for (let e = 0; e < eventCount; e++) {
-            const tagCount = /** @type {number} */ (layout[at + 5])
-            let skip = /** @type {number} */ (layout[at]) + /** @type {number} */ (layout[at + 2])
-            skip += /** @type {number} */ (layout[at + 3]) + /** @type {number} */ (layout[at + 4])
-            for (let t = 0; t < tagCount; t++) skip += /** @type {number} */ (layout[at + 6 + t])
-            from += skip
-            at += 6 + tagCount
-          }
-          continue
-        }
-        results.push(0)
-        let seqNr = head
-        for (let e = 0; e < eventCount; e++) {
-          seqNr++
-          const event = {
-            type: next(/** @type {number} */ (layout[at])),
-            version: /** @type {number} */ (layout[at + 1]),
-            payloadJson: next(/** @type {number} */ (layout[at + 2])),
-            metadataJson: next(/** @type {number} */ (layout[at + 3])),
-            tagsJson: next(/** @type {number} */ (layout[at + 4])),
-          }
-          const tagCount = /** @type {number} */ (layout[at + 5])
-          at += 6
-          const ordering = Number(insertEvent.run(eventRowParams(pid, seqNr, event, context)).lastInsertRowid)
-          for (let t = 0; t < tagCount; t++)
-            insertTag.run(next(/** @type {number} */ (layout[at + t])), ordering, pid, seqNr)
-          at += tagCount
-          if (seqNr === 1) insertStream.run(pid, ordering)
-          results.push(ordering)
-        }
-        heads.set(pid, seqNr)
-      }
-      return results
+      return resultsOf(requests, plan, orderings)
     },
   }
 }

@@ -11,6 +11,7 @@ import {
 import Database from 'better-sqlite3'
 import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
 import { BetterSqliteDriver, driveAsync, KyselyDriver, type SqlDriver } from './sql-driver.ts'
+import { type AppendWriter, connectionWriter, kyselyWriter } from './append-writer.ts'
 import { APPEND_SQL } from './journal-sql.ts'
 import { SqliteJournal, type SqliteJournalConfig } from './sqlite-journal.ts'
 import {
@@ -152,6 +153,8 @@ export class StatesourceSqlite {
     kysely: Kysely<StatesourceTables>
     db: Database.Database | undefined
     driver: SqlDriver
+    /** How the journal writes a transaction on `driver`'s connection. */
+    appendWriter: AppendWriter
     owned: boolean
     options: SqliteOptions
     thread?: JournalWriterThread | undefined
@@ -164,7 +167,7 @@ export class StatesourceSqlite {
     this.journal = new SqliteJournal(
       init.driver,
       { ...init.options, writerId: init.options.writerId ?? randomUUID() },
-      init.thread,
+      { direct: init.appendWriter, thread: init.thread },
     )
     this.snapshotStore = new SqliteSnapshotStore(init.driver)
     this.offsetStore = new SqliteOffsetStore(init.driver, this.#now)
@@ -340,10 +343,13 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
     const kysely = new Kysely<StatesourceTables>({ dialect: new SqliteDialect({ database: db }) })
     await migrateStatesource(kysely, where)
     const thread = writerThread(path, db, options)
+    const driver = new BetterSqliteDriver(db)
     return new StatesourceSqlite({
       kysely,
       db,
-      driver: new BetterSqliteDriver(db),
+      driver,
+      // Cached statements called directly: the cheapest way in.
+      appendWriter: connectionWriter(driver),
       owned: true,
       options,
       thread,
@@ -390,10 +396,13 @@ export async function fromKysely(
     throw openFailure(error, where)
   }
   const typed = kysely as Kysely<StatesourceTables>
+  const driver = new KyselyDriver(typed)
   return new StatesourceSqlite({
     kysely: typed,
     db: undefined,
-    driver: new KyselyDriver(typed),
+    driver,
+    // Every statement costs a compile and a promise here: a program with multi-row inserts.
+    appendWriter: kyselyWriter(driver),
     owned: false,
     options,
   })
