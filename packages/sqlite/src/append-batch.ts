@@ -1,3 +1,4 @@
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import {
   type AppendOutcome,
   type AppendRequest,
@@ -12,7 +13,13 @@ import {
   StatesourceError,
   toJson,
 } from '@statesource/core'
-import { type AppendContext, eventRowParams, planAppend, resultsOf } from './append-transaction.js'
+import {
+  type AppendContext,
+  acceptedRows,
+  decideAppend,
+  eventRowParams,
+  resultsOf,
+} from './append-transaction.js'
 import { conflictHead } from './encoded-batch.js'
 import {
   INSERT_COLUMN_COUNT,
@@ -232,7 +239,7 @@ export function* currentSeqNr(persistenceId: string): SqlProgram<number> {
 }
 
 /**
- * The append transaction as a program, for the Kysely path: the plan of `append-transaction.js`, run with
+ * The append transaction as a program, for the Kysely path: the decision of `append-transaction.js`, run with
  * statements that suit a driver where every statement costs a Kysely round trip. The heads of the batch's
  * streams are read first, then the events of all accepted requests go in chunked multi-row inserts (each chunk
  * below SQLite's bound-variable limit), matched back to their rows by `(seq_nr, persistence_id)`. Returns the
@@ -248,14 +255,15 @@ export function* appendProgram(
       heads.set(request.persistenceId, yield* currentSeqNr(request.persistenceId))
     }
   }
-  const plan = planAppend(requests, heads, (persistenceId) => {
-    throw new JournalError(`The head of "${persistenceId}" was not read before planning its append.`)
+  const statuses = decideAppend(requests, heads, (persistenceId) => {
+    throw new JournalError(`The head of "${persistenceId}" was not read before deciding its append.`)
   })
+  const rows = acceptedRows(requests, statuses)
 
   const returned = new Map<string, number>()
   const perInsert = Math.floor(MAX_VARIABLES / INSERT_COLUMN_COUNT)
-  for (let start = 0; start < plan.rows.length; start += perInsert) {
-    const chunk = plan.rows.slice(start, start + perInsert)
+  for (let start = 0; start < rows.length; start += perInsert) {
+    const chunk = rows.slice(start, start + perInsert)
     const params = chunk.flatMap(({ persistenceId, seqNr, event }) =>
       eventRowParams(persistenceId, seqNr, event, context),
     )
@@ -269,7 +277,7 @@ export function* appendProgram(
   const orderings: number[] = []
   const tagRows: unknown[][] = []
   const streamRows: unknown[][] = []
-  for (const { persistenceId, seqNr, event } of plan.rows) {
+  for (const { persistenceId, seqNr, event } of rows) {
     const ordering = returned.get(`${seqNr}:${persistenceId}`)
     if (ordering === undefined) {
       throw new JournalError(`The insert of event ${seqNr} of "${persistenceId}" returned no ordering.`)
@@ -280,7 +288,7 @@ export function* appendProgram(
   }
   yield* insertChunked(tagRows, 4, insertTags)
   yield* insertChunked(streamRows, 2, insertStreams)
-  return resultsOf(requests, plan, orderings)
+  return resultsOf(requests, statuses, orderings)
 }
 
 function* insertChunked(rows: unknown[][], columns: number, sqlFor: (n: number) => string): SqlProgram<void> {

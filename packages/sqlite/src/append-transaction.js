@@ -1,11 +1,10 @@
 // @ts-check
-// Hot path, covered by packages/sqlite/bench/journal-bench.ts (`pnpm bench`, "Journal append vs raw").
-//
-// The group-commit transaction: which requests of a batch are accepted and which sequence numbers their events
-// get ({@link planAppend}, the one copy of that rule, used by every path), and the body that runs it on a
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
+// The group-commit transaction: which requests of a batch are accepted, and so which sequence numbers their events
+// get ({@link decideAppend}, the one copy of that rule, used by every path), and the body that runs it on a
 // better-sqlite3 connection ({@link createAppendTransaction}), both on the application's connection and in the
 // writer thread (`journal-writer.worker.js`). Plain JavaScript because the writer thread loads it without a
-// TypeScript loader. The Kysely path runs the same plan through its own statements (`appendProgram` in
+// TypeScript loader. The Kysely path runs the same decision through its own statements (`appendProgram` in
 // `append-batch.ts`); every path returns the results in the format of `encoded-batch.js`.
 import { ACCEPTED, conflictStatus } from './encoded-batch.js'
 
@@ -40,14 +39,6 @@ import { ACCEPTED, conflictStatus } from './encoded-batch.js'
  */
 
 /**
- * What a transaction does with a batch: each request's status, and the rows of the accepted ones.
- *
- * @typedef {object} AppendPlan
- * @property {number[]} statuses Per request, in order: `ACCEPTED` or a conflict status (`encoded-batch.js`).
- * @property {PlannedRow[]} rows The events of the accepted requests, in request order.
- */
-
-/**
  * @typedef {object} AppendTransaction
  * @property {(requests: readonly BatchRequest[], context: AppendContext) => number[]} append
  *   Must run inside `BEGIN IMMEDIATE`. Returns the results in the format of `encoded-batch.js`. Throws only for
@@ -57,53 +48,67 @@ import { ACCEPTED, conflictStatus } from './encoded-batch.js'
 
 /**
  * Decides a batch: a request is accepted when its `expectedSeqNr` is its stream's head (the stream's current
- * sequence number, after the requests before it in the batch), and its events then take the next sequence
- * numbers; any other request conflicts and stores nothing.
+ * sequence number, after the requests before it in the batch), and its events then take the sequence numbers
+ * after it, in order; any other request conflicts and stores nothing.
  *
  * @param {readonly BatchRequest[]} requests
  * @param {Map<string, number>} heads Stream heads already known; missing ones are read with `readHead`. Updated
  *   with the heads after the batch.
  * @param {(persistenceId: string) => number} readHead
- * @returns {AppendPlan}
+ * @returns {number[]} Per request, in order: `ACCEPTED` or a conflict status (`encoded-batch.js`).
  */
-export function planAppend(requests, heads, readHead) {
+export function decideAppend(requests, heads, readHead) {
   /** @type {number[]} */
   const statuses = []
-  /** @type {PlannedRow[]} */
-  const rows = []
-  for (const request of requests) {
-    const persistenceId = request.persistenceId
+  for (const { persistenceId, expectedSeqNr, events } of requests) {
     let head = heads.get(persistenceId)
     if (head === undefined) {
       head = readHead(persistenceId)
       heads.set(persistenceId, head)
     }
-    if (request.expectedSeqNr !== head) {
+    if (expectedSeqNr !== head) {
       statuses.push(conflictStatus(head))
       continue
     }
     statuses.push(ACCEPTED)
-    let seqNr = head
-    for (const event of request.events) rows.push({ persistenceId, seqNr: ++seqNr, event })
-    heads.set(persistenceId, seqNr)
+    heads.set(persistenceId, head + events.length)
   }
-  return { statuses, rows }
+  return statuses
 }
 
 /**
- * The results of a planned batch once its rows are stored (format of `encoded-batch.js`).
+ * The event rows of the accepted requests, in request order, each with its sequence number.
  *
  * @param {readonly BatchRequest[]} requests
- * @param {AppendPlan} plan
- * @param {readonly number[]} orderings The ordering of each row of the plan.
+ * @param {readonly number[]} statuses From {@link decideAppend}.
+ * @returns {PlannedRow[]}
+ */
+export function acceptedRows(requests, statuses) {
+  /** @type {PlannedRow[]} */
+  const rows = []
+  for (let r = 0; r < requests.length; r++) {
+    if (statuses[r] !== ACCEPTED) continue
+    const { persistenceId, expectedSeqNr, events } = /** @type {BatchRequest} */ (requests[r])
+    let seqNr = expectedSeqNr
+    for (const event of events) rows.push({ persistenceId, seqNr: ++seqNr, event })
+  }
+  return rows
+}
+
+/**
+ * The results of a decided batch once the rows of {@link acceptedRows} are stored (format of `encoded-batch.js`).
+ *
+ * @param {readonly BatchRequest[]} requests
+ * @param {readonly number[]} statuses From {@link decideAppend}.
+ * @param {readonly number[]} orderings The ordering of each accepted row, in the order of {@link acceptedRows}.
  * @returns {number[]}
  */
-export function resultsOf(requests, plan, orderings) {
+export function resultsOf(requests, statuses, orderings) {
   /** @type {number[]} */
   const results = []
   let row = 0
   for (let r = 0; r < requests.length; r++) {
-    const status = /** @type {number} */ (plan.statuses[r])
+    const status = /** @type {number} */ (statuses[r])
     results.push(status)
     if (status !== ACCEPTED) continue
     const events = /** @type {BatchRequest} */ (requests[r]).events.length
@@ -176,18 +181,26 @@ export function createAppendTransaction(db, sql) {
         heads.clear()
         seenVersion = version
       }
-      const plan = planAppend(requests, heads, readHead)
+      const statuses = decideAppend(requests, heads, readHead)
+      // The results as resultsOf(requests, statuses, orderings) would give them, built as the rows are stored.
       /** @type {number[]} */
-      const orderings = []
-      for (const { persistenceId, seqNr, event } of plan.rows) {
-        const ordering = Number(
-          insertEvent.run(eventRowParams(persistenceId, seqNr, event, context)).lastInsertRowid,
-        )
-        for (const tag of event.uniqueTags) insertTag.run(tag, ordering, persistenceId, seqNr)
-        if (seqNr === 1) insertStream.run(persistenceId, ordering)
-        orderings.push(ordering)
+      const results = []
+      for (let r = 0; r < requests.length; r++) {
+        const status = /** @type {number} */ (statuses[r])
+        results.push(status)
+        if (status !== ACCEPTED) continue
+        const { persistenceId, expectedSeqNr, events } = /** @type {BatchRequest} */ (requests[r])
+        let seqNr = expectedSeqNr
+        for (const event of events) {
+          seqNr++
+          const params = eventRowParams(persistenceId, seqNr, event, context)
+          const ordering = Number(insertEvent.run(params).lastInsertRowid)
+          for (const tag of event.uniqueTags) insertTag.run(tag, ordering, persistenceId, seqNr)
+          if (seqNr === 1) insertStream.run(persistenceId, ordering)
+          results.push(ordering)
+        }
       }
-      return resultsOf(requests, plan, orderings)
+      return results
     },
   }
 }

@@ -1,4 +1,4 @@
-// Hot path, covered by packages/sqlite/bench/journal-bench.ts (`pnpm bench`, "Journal append vs raw").
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import { type AppendContext, createAppendTransaction } from './append-transaction.js'
 import { type PendingRequest, appendProgram } from './append-batch.ts'
 import { encodeBatch } from './encoded-batch.js'

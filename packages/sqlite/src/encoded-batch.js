@@ -1,6 +1,5 @@
 // @ts-check
-// Hot path, covered by packages/sqlite/bench/journal-bench.ts (`pnpm bench`, "Journal append vs raw").
-//
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 // The format of one group-commit batch as it crosses to the writer thread, and of the results that come back:
 // the one place both threads read it from. Plain JavaScript because the writer thread
 // (`journal-writer.worker.js`) loads it without a TypeScript loader.

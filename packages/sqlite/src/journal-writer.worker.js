@@ -1,6 +1,5 @@
 // @ts-check
-// Hot path, covered by packages/sqlite/bench/journal-bench.ts (`pnpm bench`, "Journal append vs raw").
-//
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 // The journal's writer thread: its own better-sqlite3 connection to the database file, running the
 // group-commit batches that `writer-thread.ts` posts, so that inserting rows and waiting for the disk to sync
 // happen off the application's event loop. Plain JavaScript: Node loads it without a TypeScript loader.

@@ -1,4 +1,4 @@
-// Hot path, covered by packages/sqlite/bench/journal-bench.ts (`pnpm bench`, "Journal append vs raw").
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import { JournalError } from '@statesource/core'
 import { Worker } from 'node:worker_threads'
 import type { AppendSql } from './append-transaction.js'

@@ -1,3 +1,4 @@
+// Hot path: measured by packages/core/bench/read-side-bench.ts (pnpm bench). Measure before and after changing this file.
 import { Observable, Subject, type Subscription } from 'rxjs'
 import type { EventEnvelope } from './envelope.ts'
 import type { ReadJournal } from './read-journal.ts'

@@ -3,11 +3,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { appendRequest, newEvent } from '@statesource/core/testing'
 import { afterAll, describe, expect, it } from 'vitest'
-import { encodeRequest } from './append-batch.ts'
-import { encodeBatch } from './encoded-batch.js'
-import { APPEND_SQL } from './journal-sql.ts'
-import { openSqlite } from './open-sqlite.ts'
-import { JournalWriterThread } from './writer-thread.ts'
+import { encodeRequest } from '../src/append-batch.ts'
+import { encodeBatch } from '../src/encoded-batch.js'
+import { APPEND_SQL } from '../src/journal-sql.ts'
+import { openSqlite } from '../src/open-sqlite.ts'
+import { JournalWriterThread } from '../src/writer-thread.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-writer-thread-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -30,7 +30,7 @@ describe('JournalWriterThread', () => {
       pragmas: [],
       sql: APPEND_SQL,
       maxBatchEvents: 100,
-      workerUrl: new URL('../test/fixtures/crashing-writer.worker.js', import.meta.url),
+      workerUrl: new URL('./fixtures/crashing-writer.worker.js', import.meta.url),
     })
     try {
       const first = thread.append(batchFor('s', 0), 1, Date.now(), 'w')
@@ -56,7 +56,7 @@ describe('JournalWriterThread', () => {
       pragmas: [],
       sql: APPEND_SQL,
       maxBatchEvents: 100,
-      workerUrl: new URL('../test/fixtures/crash-once-writer.worker.js', import.meta.url),
+      workerUrl: new URL('./fixtures/crash-once-writer.worker.js', import.meta.url),
     })
     const transactions: boolean[] = []
     thread.onTransaction = ({ committed }) => transactions.push(committed)

@@ -1,7 +1,7 @@
 import { appendRequest, newEvent } from '@statesource/core/testing'
 import { describe, expect, it } from 'vitest'
-import { encodeRequest } from './append-batch.ts'
-import { planAppend, resultsOf } from './append-transaction.js'
+import { encodeRequest } from '../src/append-batch.ts'
+import { acceptedRows, decideAppend, resultsOf } from '../src/append-transaction.js'
 import {
   ACCEPTED,
   conflictHead,
@@ -11,7 +11,7 @@ import {
   EVENT,
   REQUEST,
   storedIn,
-} from './encoded-batch.js'
+} from '../src/encoded-batch.js'
 
 const requests = [
   encodeRequest(
@@ -70,7 +70,7 @@ describe('the encoded batch', () => {
   })
 })
 
-describe('the append plan', () => {
+describe('the append decision', () => {
   it('accepts a request at its stream head, chains the next one of the batch and fails a stale one alone', () => {
     const batch = [
       encodeRequest(appendRequest('s', [newEvent('a'), newEvent('b')], { expectedSeqNr: 0 })),
@@ -80,13 +80,15 @@ describe('the append plan', () => {
     ]
     const heads = new Map<string, number>()
     const read: string[] = []
-    const plan = planAppend(batch, heads, (persistenceId) => {
+    const statuses = decideAppend(batch, heads, (persistenceId) => {
       read.push(persistenceId)
       return persistenceId === 't' ? 5 : 0
     })
     expect(read).toEqual(['s', 't'])
-    expect(plan.statuses).toEqual([ACCEPTED, ACCEPTED, conflictStatus(3), conflictStatus(5)])
-    expect(plan.rows.map((row) => [row.persistenceId, row.seqNr, row.event.type])).toEqual([
+    expect(statuses).toEqual([ACCEPTED, ACCEPTED, conflictStatus(3), conflictStatus(5)])
+    expect(
+      acceptedRows(batch, statuses).map((row) => [row.persistenceId, row.seqNr, row.event.type]),
+    ).toEqual([
       ['s', 1, 'a'],
       ['s', 2, 'b'],
       ['s', 3, 'c'],
@@ -97,7 +99,7 @@ describe('the append plan', () => {
         ['t', 5],
       ]),
     )
-    expect(resultsOf(batch, plan, [10, 11, 12])).toEqual([
+    expect(resultsOf(batch, statuses, [10, 11, 12])).toEqual([
       ACCEPTED,
       10,
       11,
