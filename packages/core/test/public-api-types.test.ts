@@ -130,7 +130,7 @@ describe('the public API infers types from one config object', () => {
 
     const builder = CqrsPattern.builder({ journal: createInMemoryJournal() }).withAggregate(account)
     expectTypeOf(builder).toEqualTypeOf<CqrsBuilder>()
-    expectTypeOf(builder.onEvent(() => {}).withAggregate(account)).toEqualTypeOf<CqrsBuilder>()
+    expectTypeOf(builder.onEvent(() => {})).toEqualTypeOf<CqrsBuilder>()
     const view = builder.withReader(totals)
     expectTypeOf(view).toEqualTypeOf<ProjectionHandle<{ total: number; ids: string[] }>>()
     expectTypeOf(view.waitForOffset).returns.resolves.toEqualTypeOf<{ total: number; ids: string[] }>()
