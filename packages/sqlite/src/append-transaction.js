@@ -1,7 +1,7 @@
 // @ts-check
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 // The group-commit transaction: which requests of a batch are accepted, and so which sequence numbers their events
-// get ({@link decideAppend}, the one copy of that rule, used by every path), and the body that runs it on a
+// get ({@link decideRequest}, the one copy of that rule, used by every path), and the body that runs it on a
 // better-sqlite3 connection ({@link createAppendTransaction}), both on the application's connection and in the
 // writer thread (`journal-writer.worker.js`). Plain JavaScript because the writer thread loads it without a
 // TypeScript loader. The Kysely path runs the same decision through its own statements (`appendProgram` in
@@ -40,40 +40,48 @@ import { ACCEPTED, conflictStatus } from './encoded-batch.js'
 
 /**
  * @typedef {object} AppendTransaction
- * @property {(requests: readonly BatchRequest[], context: AppendContext) => number[]} append
+ * @property {(requests: import('./encoded-batch.js').RequestReader, context: AppendContext) => number[]} append
  *   Must run inside `BEGIN IMMEDIATE`. Returns the results in the format of `encoded-batch.js`. Throws only for
  *   the whole batch.
  * @property {() => void} invalidate Forgets the cached stream heads; call it when a transaction did not commit.
  */
 
 /**
- * Decides a batch: a request is accepted when its `expectedSeqNr` is its stream's head (the stream's current
- * sequence number, after the requests before it in the batch), and its events then take the sequence numbers
- * after it, in order; any other request conflicts and stores nothing.
+ * Decides one request of a batch: it is accepted when its `expectedSeqNr` is its stream's head (the stream's
+ * current sequence number, after the requests before it in the batch), and its events then take the sequence
+ * numbers after it, in order; otherwise it conflicts and stores nothing.
+ *
+ * @param {Map<string, number>} heads Stream heads already known; a missing one is read with `readHead`. Updated
+ *   with the head after this request.
+ * @param {(persistenceId: string) => number} readHead
+ * @param {string} persistenceId
+ * @param {number} expectedSeqNr
+ * @param {number} eventCount
+ * @returns {number} `ACCEPTED` or a conflict status (`encoded-batch.js`).
+ */
+export function decideRequest(heads, readHead, persistenceId, expectedSeqNr, eventCount) {
+  let head = heads.get(persistenceId)
+  if (head === undefined) {
+    head = readHead(persistenceId)
+    heads.set(persistenceId, head)
+  }
+  if (expectedSeqNr !== head) return conflictStatus(head)
+  heads.set(persistenceId, head + eventCount)
+  return ACCEPTED
+}
+
+/**
+ * Decides every request of a batch with {@link decideRequest}, in order.
  *
  * @param {readonly BatchRequest[]} requests
- * @param {Map<string, number>} heads Stream heads already known; missing ones are read with `readHead`. Updated
- *   with the heads after the batch.
+ * @param {Map<string, number>} heads
  * @param {(persistenceId: string) => number} readHead
- * @returns {number[]} Per request, in order: `ACCEPTED` or a conflict status (`encoded-batch.js`).
+ * @returns {number[]} Per request, in order: `ACCEPTED` or a conflict status.
  */
 export function decideAppend(requests, heads, readHead) {
-  /** @type {number[]} */
-  const statuses = []
-  for (const { persistenceId, expectedSeqNr, events } of requests) {
-    let head = heads.get(persistenceId)
-    if (head === undefined) {
-      head = readHead(persistenceId)
-      heads.set(persistenceId, head)
-    }
-    if (expectedSeqNr !== head) {
-      statuses.push(conflictStatus(head))
-      continue
-    }
-    statuses.push(ACCEPTED)
-    heads.set(persistenceId, head + events.length)
-  }
-  return statuses
+  return requests.map(({ persistenceId, expectedSeqNr, events }) =>
+    decideRequest(heads, readHead, persistenceId, expectedSeqNr, events.length),
+  )
 }
 
 /**
@@ -181,17 +189,21 @@ export function createAppendTransaction(db, sql) {
         heads.clear()
         seenVersion = version
       }
-      const statuses = decideAppend(requests, heads, readHead)
-      // The results as resultsOf(requests, statuses, orderings) would give them, built as the rows are stored.
+      // The results as resultsOf() gives them for the Kysely path, built as the rows are stored.
       /** @type {number[]} */
       const results = []
-      for (let r = 0; r < requests.length; r++) {
-        const status = /** @type {number} */ (statuses[r])
+      for (let r = 0; r < requests.requests; r++) {
+        requests.nextRequest()
+        const { persistenceId, expectedSeqNr, eventCount } = requests
+        const status = decideRequest(heads, readHead, persistenceId, expectedSeqNr, eventCount)
         results.push(status)
-        if (status !== ACCEPTED) continue
-        const { persistenceId, expectedSeqNr, events } = /** @type {BatchRequest} */ (requests[r])
+        if (status !== ACCEPTED) {
+          for (let e = 0; e < eventCount; e++) requests.skipEvent()
+          continue
+        }
         let seqNr = expectedSeqNr
-        for (const event of events) {
+        for (let e = 0; e < eventCount; e++) {
+          const event = requests.nextEvent()
           seqNr++
           const params = eventRowParams(persistenceId, seqNr, event, context)
           const ordering = Number(insertEvent.run(params).lastInsertRowid)

@@ -1,7 +1,7 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import { type AppendContext, createAppendTransaction } from './append-transaction.js'
 import { type PendingRequest, appendProgram } from './append-batch.ts'
-import { encodeBatch } from './encoded-batch.js'
+import { encodeBatch, RequestListReader } from './encoded-batch.js'
 import { APPEND_SQL } from './journal-sql.ts'
 import type { BetterSqliteDriver, KyselyDriver } from './sql-driver.ts'
 import type { JournalWriterThread } from './writer-thread.ts'
@@ -29,7 +29,8 @@ export function connectionWriter(driver: BetterSqliteDriver): AppendWriter {
   const body = createAppendTransaction(driver.database, APPEND_SQL)
   return {
     // A failed transaction is rolled back by writeSync; the journal then calls invalidate.
-    write: (requests, _events, context) => driver.writeSync(() => body.append(requests, context)),
+    write: (requests, _events, context) =>
+      driver.writeSync(() => body.append(new RequestListReader(requests), context)),
     invalidate: () => body.invalidate(),
   }
 }

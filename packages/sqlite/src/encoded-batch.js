@@ -105,52 +105,131 @@ export function encodeBatch(requests) {
 const NO_TAGS = Object.freeze([])
 
 /**
- * Reads the requests back out of an {@link EncodedBatch}.
+ * Reads requests one after the other, without building them all first: `nextRequest()` moves to the next request
+ * and sets its fields, then each of its events is either read with `nextEvent()` or passed over with
+ * `skipEvent()`. The transaction body (`append-transaction.js`) reads an {@link EncodedBatch} this way in the
+ * writer thread, and the requests themselves the same way on the application's connection.
  *
- * @param {EncodedBatch} batch
- * @returns {BatchRequest[]}
+ * @typedef {object} RequestReader
+ * @property {number} requests How many requests there are.
+ * @property {string} persistenceId Of the current request.
+ * @property {number} expectedSeqNr Of the current request.
+ * @property {number} eventCount Of the current request.
+ * @property {() => void} nextRequest
+ * @property {() => BatchEvent} nextEvent
+ * @property {() => void} skipEvent
  */
-export function decodeBatch({ text, layout, requests }) {
-  /** @type {BatchRequest[]} */
-  const decoded = []
-  let at = 0 // in layout
-  let from = 0 // in text
-  const next = (/** @type {number} */ length) => {
-    const start = from
-    from += length
-    return text.slice(start, from)
+
+/**
+ * A {@link RequestReader} over an {@link EncodedBatch}.
+ *
+ * @implements {RequestReader}
+ */
+export class BatchReader {
+  /** @param {EncodedBatch} batch */
+  constructor(batch) {
+    this.text = batch.text
+    this.layout = batch.layout
+    this.requests = batch.requests
+    this.persistenceId = ''
+    this.expectedSeqNr = 0
+    this.eventCount = 0
+    /** Position in `layout`. */
+    this.at = 0
+    /** Position in `text`. */
+    this.from = 0
   }
-  const slot = (/** @type {number} */ offset) => /** @type {number} */ (layout[at + offset])
-  for (let r = 0; r < requests; r++) {
-    const persistenceId = next(slot(REQUEST.persistenceIdLength))
-    const expectedSeqNr = slot(REQUEST.expectedSeqNr)
-    const eventCount = slot(REQUEST.eventCount)
-    at += REQUEST.size
-    /** @type {BatchEvent[]} */
-    const events = []
-    for (let e = 0; e < eventCount; e++) {
-      const type = next(slot(EVENT.typeLength))
-      const version = slot(EVENT.version)
-      const payloadJson = next(slot(EVENT.payloadLength))
-      const metadataJson = next(slot(EVENT.metadataLength))
-      const tagsJson = next(slot(EVENT.tagsJsonLength))
-      const tagCount = slot(EVENT.tagCount)
-      at += EVENT.size
-      /** @type {readonly string[]} */
-      let uniqueTags = NO_TAGS
-      if (tagCount > 0) {
-        /** @type {string[]} */
-        const tags = []
-        for (let t = 0; t < tagCount; t++) tags.push(next(slot(t)))
-        uniqueTags = tags
-        at += tagCount
-      }
-      events.push({ type, version, payloadJson, metadataJson, tagsJson, uniqueTags })
+
+  /** @param {number} offset */
+  slot(offset) {
+    return /** @type {number} */ (this.layout[this.at + offset])
+  }
+
+  /** @param {number} length */
+  take(length) {
+    const start = this.from
+    this.from += length
+    return this.text.slice(start, this.from)
+  }
+
+  nextRequest() {
+    this.persistenceId = this.take(this.slot(REQUEST.persistenceIdLength))
+    this.expectedSeqNr = this.slot(REQUEST.expectedSeqNr)
+    this.eventCount = this.slot(REQUEST.eventCount)
+    this.at += REQUEST.size
+  }
+
+  /** @returns {BatchEvent} */
+  nextEvent() {
+    const type = this.take(this.slot(EVENT.typeLength))
+    const version = this.slot(EVENT.version)
+    const payloadJson = this.take(this.slot(EVENT.payloadLength))
+    const metadataJson = this.take(this.slot(EVENT.metadataLength))
+    const tagsJson = this.take(this.slot(EVENT.tagsJsonLength))
+    const tagCount = this.slot(EVENT.tagCount)
+    this.at += EVENT.size
+    /** @type {readonly string[]} */
+    let uniqueTags = NO_TAGS
+    if (tagCount > 0) {
+      /** @type {string[]} */
+      const tags = []
+      for (let t = 0; t < tagCount; t++) tags.push(this.take(this.slot(t)))
+      uniqueTags = tags
+      this.at += tagCount
     }
-    decoded.push({ persistenceId, expectedSeqNr, events })
+    return { type, version, payloadJson, metadataJson, tagsJson, uniqueTags }
   }
-  return decoded
+
+  skipEvent() {
+    const tagCount = this.slot(EVENT.tagCount)
+    let length = this.slot(EVENT.typeLength) + this.slot(EVENT.payloadLength)
+    length += this.slot(EVENT.metadataLength) + this.slot(EVENT.tagsJsonLength)
+    for (let t = 0; t < tagCount; t++) length += this.slot(EVENT.size + t)
+    this.from += length
+    this.at += EVENT.size + tagCount
+  }
 }
+
+/**
+ * A {@link RequestReader} over requests that are already objects.
+ *
+ * @implements {RequestReader}
+ */
+export class RequestListReader {
+  /** @param {readonly BatchRequest[]} list */
+  constructor(list) {
+    this.list = list
+    this.requests = list.length
+    this.persistenceId = ''
+    this.expectedSeqNr = 0
+    this.eventCount = 0
+    /** @type {readonly BatchEvent[]} */
+    this.events = NO_EVENTS
+    this.request = -1
+    this.event = 0
+  }
+
+  nextRequest() {
+    const request = /** @type {BatchRequest} */ (this.list[++this.request])
+    this.persistenceId = request.persistenceId
+    this.expectedSeqNr = request.expectedSeqNr
+    this.events = request.events
+    this.eventCount = request.events.length
+    this.event = 0
+  }
+
+  /** @returns {BatchEvent} */
+  nextEvent() {
+    return /** @type {BatchEvent} */ (this.events[this.event++])
+  }
+
+  skipEvent() {
+    this.event++
+  }
+}
+
+/** @type {readonly BatchEvent[]} */
+const NO_EVENTS = Object.freeze([])
 
 // Results of a transaction: one flat array of numbers for the whole batch. Per request, in order, a status:
 // ACCEPTED followed by the ordering of each of its events (orderings are >= 1), or a conflict status, which is

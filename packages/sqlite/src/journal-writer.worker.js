@@ -6,7 +6,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { createAppendTransaction } from './append-transaction.js'
-import { decodeBatch } from './encoded-batch.js'
+import { BatchReader } from './encoded-batch.js'
 
 /**
  * @typedef {object} WriterData
@@ -67,7 +67,7 @@ function commitTogether(/** @type {AppendMessage[]} */ messages) {
   begin.run()
   try {
     const results = messages.map((m) =>
-      body.append(decodeBatch(m.batch), { now: m.now, writerId: m.writerId }),
+      body.append(new BatchReader(m.batch), { now: m.now, writerId: m.writerId }),
     )
     commit.run()
     return results

@@ -6,7 +6,7 @@ import {
   ACCEPTED,
   conflictHead,
   conflictStatus,
-  decodeBatch,
+  BatchReader,
   encodeBatch,
   EVENT,
   REQUEST,
@@ -28,9 +28,25 @@ const requests = [
   encodeRequest(appendRequest('cart|2', [newEvent('opened', { n: 1 }, { version: 2 })])),
 ]
 
+/** Every request of a batch, read with a BatchReader; the events `skip` picks are passed over with skipEvent. */
+function readBack(batch: ReturnType<typeof encodeBatch>, skip = (_request: number, _event: number) => false) {
+  const reader = new BatchReader(batch)
+  const decoded = []
+  for (let r = 0; r < reader.requests; r++) {
+    reader.nextRequest()
+    const events = []
+    for (let e = 0; e < reader.eventCount; e++) {
+      if (skip(r, e)) reader.skipEvent()
+      else events.push(reader.nextEvent())
+    }
+    decoded.push({ persistenceId: reader.persistenceId, expectedSeqNr: reader.expectedSeqNr, events })
+  }
+  return decoded
+}
+
 describe('the encoded batch', () => {
   it('decodes to the same requests, strings and numbers, duplicates of tags left out', () => {
-    const decoded = decodeBatch(encodeBatch(requests))
+    const decoded = readBack(encodeBatch(requests))
     expect(decoded).toEqual(
       requests.map((request) => ({
         persistenceId: request.persistenceId,
@@ -47,6 +63,16 @@ describe('the encoded batch', () => {
     )
     expect(decoded[0]!.events[0]!.uniqueTags).toEqual(['cart', 'eu'])
     expect(decoded[0]!.events[0]!.tagsJson).toBe('["cart","cart","eu"]')
+  })
+
+  it('passes over skipped events, tags included, and reads the next ones intact', () => {
+    // The first event of the first request has two distinct tags.
+    const decoded = readBack(encodeBatch(requests), (request, event) => request === 0 && event === 0)
+    expect(decoded.map((request) => request.persistenceId)).toEqual(['cart|1', 'no events', 'cart|2'])
+    expect(decoded[0]!.events).toEqual([
+      expect.objectContaining({ type: 'checked-out', metadataJson: '{"by":"ana"}', uniqueTags: [] }),
+    ])
+    expect(decoded[2]!.events[0]).toMatchObject({ type: 'opened', version: 2, payloadJson: '{"n":1}' })
   })
 
   it('lays out each request and event in the slots its constants name', () => {
