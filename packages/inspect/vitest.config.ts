@@ -3,7 +3,7 @@ import { defineProject } from 'vitest/config'
 export default defineProject({
   test: {
     name: 'inspect',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     // The browser test starts Chromium and a viewer server; give it room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -20,9 +20,7 @@ export type {
   Rejection,
   StateFrom,
 } from './aggregate/define-aggregate.ts'
-export { findNonDeterminism } from './aggregate/machine-rules.ts'
-export { decodeForAggregate, foldEvents } from './aggregate/replay.ts'
-export { describeState, validateEvents } from './aggregate/validate-events.ts'
+export { foldEvents } from './aggregate/replay.ts'
 
 // Defaults of every option, in one place
 export { CQRS_DEFAULTS, READ_JOURNAL_DEFAULTS } from './defaults.ts'
@@ -51,7 +49,6 @@ export type {
   RestartLimit,
   SnapshotPolicy,
 } from './gateway/gateway-config.ts'
-export { createGatewayLogic, GatewayRuntime } from './gateway/gateway-logic.ts'
 export type {
   GatewayCommandEvent,
   GatewayEvent,
@@ -62,7 +59,6 @@ export type {
   SendOptions,
   SendResult,
 } from './gateway/gateway-logic.ts'
-export { RecoveryPermits } from './gateway/recovery-permits.ts'
 export { createRepository } from './repository/repository.ts'
 export type { Repository, RepositoryConfig } from './repository/repository.ts'
 
@@ -112,13 +108,7 @@ export { AuditLog, AuditProjection, DEFAULT_AUDIT_CAPACITY } from './audit/audit
 export type { AuditEntry, AuditLogConfig } from './audit/audit-log.ts'
 
 // Extensions
-export {
-  interceptPass,
-  interceptReject,
-  isActorLogic,
-  runInterceptors,
-  toInterceptor,
-} from './extensions/interceptor.ts'
+export { interceptPass, interceptReject } from './extensions/interceptor.ts'
 export type {
   ActorInterceptor,
   FunctionInterceptor,
@@ -130,12 +120,9 @@ export type {
   InterceptReject,
   InterceptRequest,
 } from './extensions/interceptor.ts'
-export { toListener } from './extensions/listener.ts'
 export type { Listener, ListenerFn } from './extensions/listener.ts'
-export { TapHub } from './extensions/tap.ts'
 export type {
   TapConfig,
-  TapHubOptions,
   TapOverflow,
   TappedCommand,
   TapReport,
@@ -209,7 +196,7 @@ export type { EventPageSource, PollingReadJournalConfig } from './persistence/po
 export type { ReadJournal } from './persistence/read-journal.ts'
 export type { SnapshotStore, StoredSnapshot } from './persistence/snapshot-store.ts'
 
-// Building blocks for journal implementations and tools: the strict JSON serializer every journal uses
-// (so bad payloads fail with SERIALIZATION_FAILED everywhere) and effect-free stepping through a machine
+// Building block for journal implementations: the strict JSON serializer every journal uses, so that bad
+// payloads fail with SERIALIZATION_FAILED everywhere (the custom-journal guide uses it). What only this
+// repository's own packages need is in `@statesource/core/internal`, which is not a stable API.
 export { toJson } from './internal/json.ts'
-export { MachineRuntime } from './internal/machine-runtime.ts'

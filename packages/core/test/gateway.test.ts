@@ -43,7 +43,7 @@ const countingCodecs = () => {
 }
 
 describe('gateway and repository', () => {
-  it('persists accepted commands and writes nothing for rejected ones (T1, write part)', async () => {
+  it('persists accepted commands and writes nothing for rejected ones', async () => {
     const { accounts, journal } = await start()
     await accounts.send('c', { type: 'open', owner: 'Ada' })
     const five = await accounts.send('c', { type: 'deposit', amount: 5 })
@@ -65,7 +65,7 @@ describe('gateway and repository', () => {
     expect(stored.map((e) => e.type)).toEqual(['opened', 'deposited', 'deposited', 'withdrawn'])
   })
 
-  it('fails build without an aggregate (T2) and validates every option', () => {
+  it('fails build without an aggregate and validates every option', () => {
     const journal = createInMemoryJournal()
     expect(() => CqrsPattern.builder({ journal }).build()).toThrow(
       expect.objectContaining({ code: 'NOT_CONFIGURED', what: 'aggregate' }),
@@ -107,7 +107,7 @@ describe('gateway and repository', () => {
     })
   })
 
-  it('recovers from the latest snapshot and replays only the tail (T4)', async () => {
+  it('recovers from the latest snapshot and replays only the tail', async () => {
     const journal = createInMemoryJournal()
     const snapshots = createInMemorySnapshotStore()
     const first = countingCodecs()
@@ -132,7 +132,7 @@ describe('gateway and repository', () => {
     expect(run2.handles.runtime.liveState('account|s')?.context.balance).toBe(25)
   })
 
-  it('replays everything without a snapshot store (T5)', async () => {
+  it('replays everything without a snapshot store', async () => {
     const journal = createInMemoryJournal()
     const run1 = await start(() => {}, journal)
     await run1.accounts.send('f', { type: 'open', owner: 'A' })
@@ -171,7 +171,7 @@ describe('gateway and repository', () => {
     expect(handles.runtime.liveState('account|v')?.context.balance).toBe(8)
   })
 
-  it('returns the first result for a retried command id and refuses another payload under it (T6)', async () => {
+  it('returns the first result for a retried command id and refuses another payload under it', async () => {
     const { accounts, journal } = await start()
     await accounts.send('d', { type: 'open', owner: 'A' })
     const first = await accounts.send('d', { type: 'deposit', amount: 5 }, { commandId: 'c-1' })
@@ -210,7 +210,7 @@ describe('gateway and repository', () => {
     expect(await journal.highestSeqNr('account|r')).toBe(3)
   })
 
-  it('checks the expected version (T7)', async () => {
+  it('checks the expected version', async () => {
     const { accounts } = await start()
     expect((await accounts.send('o', { type: 'open', owner: 'A' }, { expectedVersion: 0 })).version).toBe(1)
     await expect(
@@ -225,7 +225,7 @@ describe('gateway and repository', () => {
     expect((await accounts.send('o', { type: 'deposit', amount: 1 })).version).toBe(3)
   })
 
-  it('handles commands for one id one at a time in arrival order, different ids concurrently (T11)', async () => {
+  it('handles commands for one id one at a time in arrival order, different ids concurrently', async () => {
     const { accounts, journal } = await start()
     const ids = Array.from({ length: 50 }, (_, i) => `fifo-${i}`)
     await Promise.all(ids.map((id) => accounts.send(id, { type: 'open', owner: id })))

@@ -1,3 +1,4 @@
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import {
   type AppendOutcome,
   type AppendRequest,
@@ -13,7 +14,14 @@ import {
   toJson,
 } from '@statesource/core'
 import {
+  type AppendContext,
+  acceptedRows,
+  decideAppend,
   eventRowParams,
+  resultsOf,
+} from './append-transaction.js'
+import { conflictHead } from './encoded-batch.js'
+import {
   INSERT_COLUMN_COUNT,
   insertEventsReturning,
   insertStreams,
@@ -44,12 +52,6 @@ export interface PendingRequest {
   readonly expectedSeqNr: number
   readonly events: readonly EncodedEvent[]
   outcome: AppendOutcome | undefined
-}
-
-/** What every row of one transaction shares. */
-export interface AppendContext {
-  readonly now: number
-  readonly writerId: string
 }
 
 /**
@@ -202,53 +204,10 @@ export function envelopeOf(
   }
 }
 
-function conflict(request: PendingRequest, current: number): AppendOutcome {
-  return { ok: false, error: new ConcurrencyError(request.persistenceId, request.expectedSeqNr, current) }
-}
-
 /**
- * Lays the requests out for `createAppendTransaction` (`append-transaction.js`) as one string holding every
- * string of the batch back to back, and the numbers that cut it up (see {@link EncodedBatch}). Posting that
- * to the writer thread copies two flat buffers instead of walking thousands of values.
+ * Sets each request's outcome from the results of its transaction (the format of `encoded-batch.js`, which
+ * every append path returns).
  */
-export function encodeBatch(requests: readonly PendingRequest[]): EncodedBatch {
-  const parts: string[] = []
-  const layout: number[] = []
-  for (const request of requests) {
-    parts.push(request.persistenceId)
-    layout.push(request.persistenceId.length, request.expectedSeqNr, request.events.length)
-    for (const event of request.events) {
-      parts.push(event.type, event.payloadJson, event.metadataJson, event.tagsJson)
-      layout.push(
-        event.type.length,
-        event.version,
-        event.payloadJson.length,
-        event.metadataJson.length,
-        event.tagsJson.length,
-        event.uniqueTags.length,
-      )
-      for (const tag of event.uniqueTags) {
-        parts.push(tag)
-        layout.push(tag.length)
-      }
-    }
-  }
-  return { text: parts.join(''), layout: new Float64Array(layout), requests: requests.length }
-}
-
-/**
- * A batch as `createAppendTransaction` reads it. `layout`, per request: the persistence id's length,
- * `expectedSeqNr`, the number of events; then per event: the lengths of type, payload JSON, metadata JSON
- * and tags JSON with `version` after the type's length, then the number of distinct tags and their lengths.
- * The strings follow each other in `text` in that order.
- */
-export interface EncodedBatch {
-  readonly text: string
-  readonly layout: Float64Array
-  readonly requests: number
-}
-
-/** Sets each request's outcome from the transaction's results (see `createAppendTransaction`). */
 export function applyResults(
   requests: readonly PendingRequest[],
   results: readonly number[],
@@ -256,9 +215,12 @@ export function applyResults(
 ): void {
   let at = 0
   for (const request of requests) {
-    const status = results[at++]!
-    if (status < 0) {
-      request.outcome = conflict(request, -1 - status)
+    const head = conflictHead(results[at++]!)
+    if (head !== undefined) {
+      request.outcome = {
+        ok: false,
+        error: new ConcurrencyError(request.persistenceId, request.expectedSeqNr, head),
+      }
       continue
     }
     const envelopes: EventEnvelope[] = []
@@ -277,68 +239,56 @@ export function* currentSeqNr(persistenceId: string): SqlProgram<number> {
 }
 
 /**
- * The same transaction body as a program, for the Kysely path: every statement costs a Kysely round trip
- * there, so the events of all accepted requests go in chunked multi-row inserts (each chunk below
- * SQLite's bound-variable limit), matched back to their requests by `(seq_nr, persistence_id)`.
+ * The append transaction as a program, for the Kysely path: the decision of `append-transaction.js`, run with
+ * statements that suit a driver where every statement costs a Kysely round trip. The heads of the batch's
+ * streams are read first, then the events of all accepted requests go in chunked multi-row inserts (each chunk
+ * below SQLite's bound-variable limit), matched back to their rows by `(seq_nr, persistence_id)`. Returns the
+ * results in the format of `encoded-batch.js`, like the better-sqlite3 body.
  */
 export function* appendProgram(
   requests: readonly PendingRequest[],
   context: AppendContext,
-): SqlProgram<void> {
+): SqlProgram<number[]> {
   const heads = new Map<string, number>()
-  const accepted: PendingRequest[] = []
   for (const request of requests) {
-    const head = heads.get(request.persistenceId) ?? (yield* currentSeqNr(request.persistenceId))
-    if (request.expectedSeqNr !== head) {
-      heads.set(request.persistenceId, head)
-      request.outcome = conflict(request, head)
-      continue
+    if (!heads.has(request.persistenceId)) {
+      heads.set(request.persistenceId, yield* currentSeqNr(request.persistenceId))
     }
-    heads.set(request.persistenceId, head + request.events.length)
-    accepted.push(request)
   }
+  const statuses = decideAppend(requests, heads, (persistenceId) => {
+    throw new JournalError(`The head of "${persistenceId}" was not read before deciding its append.`)
+  })
+  const rows = acceptedRows(requests, statuses)
 
-  const rows: { request: PendingRequest; event: EncodedEvent; seqNr: number }[] = []
-  for (const request of accepted) {
-    let seqNr = request.expectedSeqNr
-    for (const event of request.events) rows.push({ request, event, seqNr: ++seqNr })
-  }
-  const orderings = new Map<string, number>()
+  const returned = new Map<string, number>()
   const perInsert = Math.floor(MAX_VARIABLES / INSERT_COLUMN_COUNT)
   for (let start = 0; start < rows.length; start += perInsert) {
     const chunk = rows.slice(start, start + perInsert)
-    const params = chunk.flatMap(({ request, event, seqNr }) =>
-      eventRowParams(request.persistenceId, seqNr, event, context),
+    const params = chunk.flatMap(({ persistenceId, seqNr, event }) =>
+      eventRowParams(persistenceId, seqNr, event, context),
     )
-    const returned = yield* all<{ ordering: number; persistence_id: string; seq_nr: number }>(
+    const inserted = yield* all<{ ordering: number; persistence_id: string; seq_nr: number }>(
       insertEventsReturning(chunk.length),
       params,
     )
-    for (const r of returned) orderings.set(`${r.seq_nr}:${r.persistence_id}`, r.ordering)
+    for (const r of inserted) returned.set(`${r.seq_nr}:${r.persistence_id}`, r.ordering)
   }
 
+  const orderings: number[] = []
   const tagRows: unknown[][] = []
   const streamRows: unknown[][] = []
-  const envelopes = new Map<PendingRequest, EventEnvelope[]>()
-  for (const { request, event, seqNr } of rows) {
-    const ordering = orderings.get(`${seqNr}:${request.persistenceId}`)
+  for (const { persistenceId, seqNr, event } of rows) {
+    const ordering = returned.get(`${seqNr}:${persistenceId}`)
     if (ordering === undefined) {
-      throw new JournalError(
-        `The insert of event ${seqNr} of "${request.persistenceId}" returned no ordering.`,
-      )
+      throw new JournalError(`The insert of event ${seqNr} of "${persistenceId}" returned no ordering.`)
     }
-    for (const tag of event.uniqueTags) tagRows.push([tag, ordering, request.persistenceId, seqNr])
-    if (seqNr === 1) streamRows.push([request.persistenceId, ordering])
-    let list = envelopes.get(request)
-    if (!list) {
-      list = []
-      envelopes.set(request, list)
-    }
-    list.push(envelopeOf(request, event, seqNr, ordering, context))
+    orderings.push(ordering)
+    for (const tag of event.uniqueTags) tagRows.push([tag, ordering, persistenceId, seqNr])
+    if (seqNr === 1) streamRows.push([persistenceId, ordering])
   }
   yield* insertChunked(tagRows, 4, insertTags)
   yield* insertChunked(streamRows, 2, insertStreams)
-  for (const request of accepted) request.outcome = { ok: true, envelopes: envelopes.get(request) ?? [] }
+  return resultsOf(requests, statuses, orderings)
 }
 
 function* insertChunked(rows: unknown[][], columns: number, sqlFor: (n: number) => string): SqlProgram<void> {

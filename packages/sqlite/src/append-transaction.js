@@ -1,37 +1,129 @@
 // @ts-check
-// The group-commit transaction body on better-sqlite3. Plain JavaScript because it runs in two places: on
-// the application's connection (the inline writer) and in the writer thread (`journal-writer.worker.js`),
-// which Node loads without a TypeScript loader. Both hand it the same batch (see `encodeBatch` in
-// `append-batch.ts`) and read back the same flat results (`applyResults`).
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
+// The group-commit transaction: which requests of a batch are accepted, and so which sequence numbers their events
+// get ({@link decideRequest}, the one copy of that rule, used by every path), and the body that runs it on a
+// better-sqlite3 connection ({@link createAppendTransaction}), both on the application's connection and in the
+// writer thread (`journal-writer.worker.js`). Plain JavaScript because the writer thread loads it without a
+// TypeScript loader. The Kysely path runs the same decision through its own statements (`appendProgram` in
+// `append-batch.ts`); every path returns the results in the format of `encoded-batch.js`.
+import { ACCEPTED, conflictStatus } from './encoded-batch.js'
+
+/** @typedef {import('./encoded-batch.js').BatchRequest} BatchRequest */
+/** @typedef {import('./encoded-batch.js').BatchEvent} BatchEvent */
 
 /**
  * The statements the body runs, from `SQL` in `journal-sql.ts` (passed in, so the SQL lives in one place).
  *
  * @typedef {object} AppendSql
  * @property {string} currentSeqNr `(persistence_id, persistence_id)` → the stream's highest sequence number.
- * @property {string} insertEvent The event row, columns in the order `encodeBatch` lays them out.
+ * @property {string} insertEvent The event row, bound with {@link eventRowParams}.
  * @property {string} insertTag `(tag, ordering, persistence_id, seq_nr)`.
  * @property {string} insertStream `(persistence_id, position)`, ignored when the stream exists.
  */
 
 /**
- * A batch: every string back to back in `text`, and the numbers that cut it up in `layout` (see
- * `EncodedBatch` in `append-batch.ts`).
+ * What every row of one transaction shares.
  *
- * @typedef {object} Batch
- * @property {string} text
- * @property {Float64Array} layout
- * @property {number} requests
+ * @typedef {object} AppendContext
+ * @property {number} now
+ * @property {string} writerId
+ */
+
+/**
+ * One event row to insert.
+ *
+ * @typedef {object} PlannedRow
+ * @property {string} persistenceId
+ * @property {number} seqNr
+ * @property {BatchEvent} event
  */
 
 /**
  * @typedef {object} AppendTransaction
- * @property {(batch: Batch, now: number, writerId: string) => number[]} append
- *   Must run inside `BEGIN IMMEDIATE`. Returns one entry per request: `-1 - head` for a conflict (the
- *   stream's current sequence number was `head`), or `0` followed by the ordering of each of its events.
- *   Throws only for the whole batch.
+ * @property {(requests: import('./encoded-batch.js').RequestReader, context: AppendContext) => number[]} append
+ *   Must run inside `BEGIN IMMEDIATE`. Returns the results in the format of `encoded-batch.js`. Throws only for
+ *   the whole batch.
  * @property {() => void} invalidate Forgets the cached stream heads; call it when a transaction did not commit.
  */
+
+/**
+ * Decides one request of a batch: it is accepted when its `expectedSeqNr` is its stream's head (the stream's
+ * current sequence number, after the requests before it in the batch), and its events then take the sequence
+ * numbers after it, in order; otherwise it conflicts and stores nothing.
+ *
+ * @param {Map<string, number>} heads Stream heads already known; a missing one is read with `readHead`. Updated
+ *   with the head after this request.
+ * @param {(persistenceId: string) => number} readHead
+ * @param {string} persistenceId
+ * @param {number} expectedSeqNr
+ * @param {number} eventCount
+ * @returns {number} `ACCEPTED` or a conflict status (`encoded-batch.js`).
+ */
+export function decideRequest(heads, readHead, persistenceId, expectedSeqNr, eventCount) {
+  let head = heads.get(persistenceId)
+  if (head === undefined) {
+    head = readHead(persistenceId)
+    heads.set(persistenceId, head)
+  }
+  if (expectedSeqNr !== head) return conflictStatus(head)
+  heads.set(persistenceId, head + eventCount)
+  return ACCEPTED
+}
+
+/**
+ * Decides every request of a batch with {@link decideRequest}, in order.
+ *
+ * @param {readonly BatchRequest[]} requests
+ * @param {Map<string, number>} heads
+ * @param {(persistenceId: string) => number} readHead
+ * @returns {number[]} Per request, in order: `ACCEPTED` or a conflict status.
+ */
+export function decideAppend(requests, heads, readHead) {
+  return requests.map(({ persistenceId, expectedSeqNr, events }) =>
+    decideRequest(heads, readHead, persistenceId, expectedSeqNr, events.length),
+  )
+}
+
+/**
+ * The event rows of the accepted requests, in request order, each with its sequence number.
+ *
+ * @param {readonly BatchRequest[]} requests
+ * @param {readonly number[]} statuses From {@link decideAppend}.
+ * @returns {PlannedRow[]}
+ */
+export function acceptedRows(requests, statuses) {
+  /** @type {PlannedRow[]} */
+  const rows = []
+  for (let r = 0; r < requests.length; r++) {
+    if (statuses[r] !== ACCEPTED) continue
+    const { persistenceId, expectedSeqNr, events } = /** @type {BatchRequest} */ (requests[r])
+    let seqNr = expectedSeqNr
+    for (const event of events) rows.push({ persistenceId, seqNr: ++seqNr, event })
+  }
+  return rows
+}
+
+/**
+ * The results of a decided batch once the rows of {@link acceptedRows} are stored (format of `encoded-batch.js`).
+ *
+ * @param {readonly BatchRequest[]} requests
+ * @param {readonly number[]} statuses From {@link decideAppend}.
+ * @param {readonly number[]} orderings The ordering of each accepted row, in the order of {@link acceptedRows}.
+ * @returns {number[]}
+ */
+export function resultsOf(requests, statuses, orderings) {
+  /** @type {number[]} */
+  const results = []
+  let row = 0
+  for (let r = 0; r < requests.length; r++) {
+    const status = /** @type {number} */ (statuses[r])
+    results.push(status)
+    if (status !== ACCEPTED) continue
+    const events = /** @type {BatchRequest} */ (requests[r]).events.length
+    for (let e = 0; e < events; e++) results.push(/** @type {number} */ (orderings[row++]))
+  }
+  return results
+}
 
 const MAX_CACHED_HEADS = 100_000
 
@@ -41,8 +133,8 @@ const MAX_CACHED_HEADS = 100_000
  *
  * @param {string} persistenceId
  * @param {number} seqNr
- * @param {{ type: string, version: number, payloadJson: string, metadataJson: string, tagsJson: string }} event
- * @param {{ now: number, writerId: string }} context
+ * @param {BatchEvent} event
+ * @param {AppendContext} context
  * @returns {unknown[]}
  */
 export function eventRowParams(persistenceId, seqNr, event, context) {
@@ -69,7 +161,6 @@ export function eventRowParams(persistenceId, seqNr, event, context) {
  * process, or another connection in this one) commits, and then the cache is dropped, so the check is as
  * strict as a `SELECT` per request at a fraction of the cost.
  *
- *
  * @param {import('better-sqlite3').Database} db
  * @param {AppendSql} sql
  * @returns {AppendTransaction}
@@ -82,6 +173,8 @@ export function createAppendTransaction(db, sql) {
   const insertStream = db.prepare(sql.insertStream)
   /** @type {Map<string, number>} */
   const heads = new Map()
+  const readHead = (/** @type {string} */ persistenceId) =>
+    /** @type {number} */ (current.get(persistenceId, persistenceId))
   /** @type {unknown} */
   let seenVersion
 
@@ -90,66 +183,34 @@ export function createAppendTransaction(db, sql) {
       heads.clear()
       seenVersion = undefined
     },
-    append({ text, layout, requests }, now, writerId) {
-      const context = { now, writerId }
+    append(requests, context) {
       const version = dataVersion.get()
       if (version !== seenVersion || heads.size > MAX_CACHED_HEADS) {
         heads.clear()
         seenVersion = version
       }
+      // The results as resultsOf() gives them for the Kysely path, built as the rows are stored.
       /** @type {number[]} */
       const results = []
-      let at = 0 // in layout
-      let from = 0 // in text
-      const next = (/** @type {number} */ length) => {
-        const start = from
-        from += length
-        return text.slice(start, from)
-      }
-      for (let r = 0; r < requests; r++) {
-        const pid = next(/** @type {number} */ (layout[at]))
-        const expected = layout[at + 1]
-        const eventCount = /** @type {number} */ (layout[at + 2])
-        at += 3
-        let head = heads.get(pid)
-        if (head === undefined) {
-          head = /** @type {number} */ (current.get(pid, pid))
-          heads.set(pid, head)
-        }
-        if (expected !== head) {
-          results.push(-1 - head)
-          // Skip this request's events in both buffers.
-          for (let e = 0; e < eventCount; e++) {
-            const tagCount = /** @type {number} */ (layout[at + 5])
-            let skip = /** @type {number} */ (layout[at]) + /** @type {number} */ (layout[at + 2])
-            skip += /** @type {number} */ (layout[at + 3]) + /** @type {number} */ (layout[at + 4])
-            for (let t = 0; t < tagCount; t++) skip += /** @type {number} */ (layout[at + 6 + t])
-            from += skip
-            at += 6 + tagCount
-          }
+      for (let r = 0; r < requests.requests; r++) {
+        requests.nextRequest()
+        const { persistenceId, expectedSeqNr, eventCount } = requests
+        const status = decideRequest(heads, readHead, persistenceId, expectedSeqNr, eventCount)
+        results.push(status)
+        if (status !== ACCEPTED) {
+          for (let e = 0; e < eventCount; e++) requests.skipEvent()
           continue
         }
-        results.push(0)
-        let seqNr = head
+        let seqNr = expectedSeqNr
         for (let e = 0; e < eventCount; e++) {
+          const event = requests.nextEvent()
           seqNr++
-          const event = {
-            type: next(/** @type {number} */ (layout[at])),
-            version: /** @type {number} */ (layout[at + 1]),
-            payloadJson: next(/** @type {number} */ (layout[at + 2])),
-            metadataJson: next(/** @type {number} */ (layout[at + 3])),
-            tagsJson: next(/** @type {number} */ (layout[at + 4])),
-          }
-          const tagCount = /** @type {number} */ (layout[at + 5])
-          at += 6
-          const ordering = Number(insertEvent.run(eventRowParams(pid, seqNr, event, context)).lastInsertRowid)
-          for (let t = 0; t < tagCount; t++)
-            insertTag.run(next(/** @type {number} */ (layout[at + t])), ordering, pid, seqNr)
-          at += tagCount
-          if (seqNr === 1) insertStream.run(pid, ordering)
+          const params = eventRowParams(persistenceId, seqNr, event, context)
+          const ordering = Number(insertEvent.run(params).lastInsertRowid)
+          for (const tag of event.uniqueTags) insertTag.run(tag, ordering, persistenceId, seqNr)
+          if (seqNr === 1) insertStream.run(persistenceId, ordering)
           results.push(ordering)
         }
-        heads.set(pid, seqNr)
       }
       return results
     },

@@ -51,10 +51,6 @@ export const APPEND_SQL: AppendSql = {
   insertStream: SQL.insertStream,
 }
 
-// The bound values of one event row, in INSERT_COLUMNS order: defined with the transaction body, which the
-// writer thread loads as plain JavaScript, so that both insert paths share one row layout.
-export { eventRowParams } from './append-transaction.js'
-
 /** A multi-row insert of `rows` events returning their positions (used on the Kysely path). */
 export function insertEventsReturning(rows: number): string {
   const one = '(?, ?, ?, ?, ?, ?, ?, ?, ?)'

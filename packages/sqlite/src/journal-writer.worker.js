@@ -1,10 +1,12 @@
 // @ts-check
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 // The journal's writer thread: its own better-sqlite3 connection to the database file, running the
 // group-commit batches that `writer-thread.ts` posts, so that inserting rows and waiting for the disk to sync
 // happen off the application's event loop. Plain JavaScript: Node loads it without a TypeScript loader.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { createAppendTransaction } from './append-transaction.js'
+import { BatchReader } from './encoded-batch.js'
 
 /**
  * @typedef {object} WriterData
@@ -15,10 +17,10 @@ import { createAppendTransaction } from './append-transaction.js'
  */
 
 /**
- * One batch of the journal (the layout of `createAppendTransaction`), with its own timestamp and writer id.
+ * One batch of the journal (the format of `encoded-batch.js`), with its own timestamp and writer id.
  *
  * @typedef {object} AppendMessage
- * @property {import('./append-transaction.js').Batch} batch
+ * @property {import('./encoded-batch.js').EncodedBatch} batch
  * @property {number} events
  * @property {number} now
  * @property {string} writerId
@@ -64,7 +66,9 @@ function commitTogether(/** @type {AppendMessage[]} */ messages) {
   const { db, body, begin, commit, rollback } = writer
   begin.run()
   try {
-    const results = messages.map((m) => body.append(m.batch, m.now, m.writerId))
+    const results = messages.map((m) =>
+      body.append(new BatchReader(m.batch), { now: m.now, writerId: m.writerId }),
+    )
     commit.run()
     return results
   } catch (error) {

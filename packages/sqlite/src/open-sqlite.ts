@@ -11,6 +11,7 @@ import {
 import Database from 'better-sqlite3'
 import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
 import { BetterSqliteDriver, driveAsync, KyselyDriver, type SqlDriver } from './sql-driver.ts'
+import { type AppendWriter, connectionWriter, kyselyWriter } from './append-writer.ts'
 import { APPEND_SQL } from './journal-sql.ts'
 import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 import { SqliteJournal, type SqliteJournalConfig } from './sqlite-journal.ts'
@@ -159,6 +160,8 @@ export class StatesourceSqlite {
     kysely: Kysely<StatesourceTables>
     db: Database.Database | undefined
     driver: SqlDriver
+    /** How the journal writes a transaction on `driver`'s connection. */
+    appendWriter: AppendWriter
     owned: boolean
     options: SqliteOptions
     thread?: JournalWriterThread | undefined
@@ -171,7 +174,7 @@ export class StatesourceSqlite {
     this.journal = new SqliteJournal(
       init.driver,
       { ...init.options, writerId: init.options.writerId ?? randomUUID() },
-      init.thread,
+      { direct: init.appendWriter, thread: init.thread },
     )
     this.snapshotStore = new SqliteSnapshotStore(init.driver)
     this.offsetStore = new SqliteOffsetStore(init.driver, this.#now)
@@ -349,10 +352,13 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
     const kysely = new Kysely<StatesourceTables>({ dialect: new SqliteDialect({ database: db }) })
     await migrateStatesource(kysely, where)
     const thread = writerThread(path, db, options)
+    const driver = new BetterSqliteDriver(db)
     return new StatesourceSqlite({
       kysely,
       db,
-      driver: new BetterSqliteDriver(db),
+      driver,
+      // Cached statements called directly: the cheapest way in.
+      appendWriter: connectionWriter(driver),
       owned: true,
       options,
       thread,
@@ -399,10 +405,13 @@ export async function fromKysely(
     throw openFailure(error, where)
   }
   const typed = kysely as Kysely<StatesourceTables>
+  const driver = new KyselyDriver(typed)
   return new StatesourceSqlite({
     kysely: typed,
     db: undefined,
-    driver: new KyselyDriver(typed),
+    driver,
+    // Every statement costs a compile and a promise here: a program with multi-row inserts.
+    appendWriter: kyselyWriter(driver),
     owned: false,
     options,
   })

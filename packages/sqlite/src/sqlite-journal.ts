@@ -1,3 +1,4 @@
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts and packages/bench/src/cases/recovery-case.ts (pnpm bench). Measure before and after changing this file.
 import {
   type AppendOutcome,
   type AppendRequest,
@@ -12,19 +13,17 @@ import {
 } from '@statesource/core'
 import { type Observable, Subject } from 'rxjs'
 import {
-  type AppendContext,
-  appendProgram,
   applyResults,
   currentSeqNr,
   deleteProgram,
-  encodeBatch,
   encodeRequest,
   type PendingRequest,
 } from './append-batch.ts'
-import { type AppendTransaction, createAppendTransaction } from './append-transaction.js'
-import { APPEND_SQL, type JournalRow, journalFailure, SQL, toEnvelope } from './journal-sql.ts'
+import type { AppendContext } from './append-transaction.js'
+import { type AppendWriter, threadWriter } from './append-writer.ts'
+import { type JournalRow, journalFailure, SQL, toEnvelope } from './journal-sql.ts'
+import { all, get, type SqlDriver, type SqlProgram } from './sql-driver.ts'
 import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
-import { all, BetterSqliteDriver, get, type SqlDriver, type SqlProgram } from './sql-driver.ts'
 import type { JournalWriterThread } from './writer-thread.ts'
 
 /**
@@ -132,10 +131,12 @@ interface PendingCall {
  */
 export class SqliteJournal implements Journal, EventPageSource {
   readonly #driver: SqlDriver
-  /** The direct better-sqlite3 transaction body, when the driver has the connection. */
-  readonly #appendSync: AppendTransaction | undefined
+  /** Writes a transaction on the application's connection (better-sqlite3 directly, or through Kysely). */
+  readonly #direct: AppendWriter
   /** The writer thread, when appends run on their own connection off the event loop. */
   readonly #thread: JournalWriterThread | undefined
+  /** Writes a transaction on the writer thread, when there is one. */
+  readonly #onThread: AppendWriter | undefined
   readonly #writerId: string
   readonly #now: () => number
   readonly #maxBatchEvents: number
@@ -161,14 +162,13 @@ export class SqliteJournal implements Journal, EventPageSource {
   constructor(
     driver: SqlDriver,
     config: SqliteJournalConfig & { writerId: string },
-    thread?: JournalWriterThread,
+    writers: { readonly direct: AppendWriter; readonly thread?: JournalWriterThread | undefined },
   ) {
+    const { thread } = writers
     this.#driver = driver
+    this.#direct = writers.direct
     this.#thread = thread
-    // On better-sqlite3, cached statements called directly are the cheapest way in; through Kysely every
-    // statement costs a compile and a promise, so that path runs a program with multi-row inserts.
-    this.#appendSync =
-      driver instanceof BetterSqliteDriver ? createAppendTransaction(driver.database, APPEND_SQL) : undefined
+    this.#onThread = thread ? threadWriter(thread) : undefined
     this.#writerId = config.writerId
     this.limits = resolveInputLimits(config.limits, 'openSqlite(path, { limits })')
     this.#now = config.now ?? Date.now
@@ -392,9 +392,10 @@ export class SqliteJournal implements Journal, EventPageSource {
     const onThread =
       this.#thread !== undefined &&
       (this.#inFlight > 0 || events > INLINE_MAX_EVENTS || this.#driver.isBusy())
-    let result: void | Promise<void>
+    let result: number[] | Promise<number[]>
     try {
-      result = this.#write(requests, events, context, onThread)
+      result = (onThread ? this.#onThread! : this.#direct).write(requests, events, context)
+      if (!(result instanceof Promise)) applyResults(requests, result, context)
     } catch (error) {
       this.#settle(batch, requests, error, onThread)
       this.#afterFlush()
@@ -407,40 +408,30 @@ export class SqliteJournal implements Journal, EventPageSource {
     }
     this.#inFlight++
     this.#lastSettled = result.then(
-      () => this.#written(batch, requests, undefined, onThread),
-      (error: unknown) => this.#written(batch, requests, error, onThread),
+      (results) => this.#written(batch, requests, context, results, undefined, onThread),
+      (error: unknown) => this.#written(batch, requests, context, undefined, error, onThread),
     )
   }
 
   /** An asynchronous write ended (a method, not a closure per batch: tsx's keepNames makes those costly). */
-  #written(batch: PendingCall[], requests: PendingRequest[], error: unknown, onThread: boolean): void {
+  #written(
+    batch: PendingCall[],
+    requests: PendingRequest[],
+    context: AppendContext,
+    results: number[] | undefined,
+    error: unknown,
+    onThread: boolean,
+  ): void {
     this.#inFlight--
+    if (results) {
+      try {
+        applyResults(requests, results, context)
+      } catch (failure) {
+        error = failure
+      }
+    }
     this.#settle(batch, requests, error, onThread)
     this.#afterFlush()
-  }
-
-  /** One transaction: on the writer thread, on the connection directly, or as a program through Kysely. */
-  #write(
-    requests: PendingRequest[],
-    events: number,
-    context: AppendContext,
-    onThread: boolean,
-  ): void | Promise<void> {
-    if (onThread && this.#thread) {
-      return this.#thread
-        .append(encodeBatch(requests), events, context.now, context.writerId)
-        .then((results) => applyResults(requests, results, context))
-    }
-    const body = this.#appendSync
-    if (body && this.#driver instanceof BetterSqliteDriver) {
-      // A failed transaction is rolled back by writeSync; #settle then drops the body's cached heads.
-      const results = this.#driver.writeSync(() =>
-        body.append(encodeBatch(requests), context.now, context.writerId),
-      )
-      applyResults(requests, results, context)
-      return
-    }
-    return this.#driver.write(appendProgram(requests, context))
   }
 
   #afterFlush(): void {
@@ -452,7 +443,7 @@ export class SqliteJournal implements Journal, EventPageSource {
   #settle(batch: PendingCall[], requests: PendingRequest[], error: unknown, onThread: boolean): void {
     const counted = !onThread // the thread reports its transactions itself (onTransaction)
     if (error !== undefined) {
-      if (!onThread) this.#appendSync?.invalidate()
+      if (!onThread) this.#direct.invalidate()
       if (counted) this.#stats.failedTransactions++
       const failure = journalFailure(
         error,

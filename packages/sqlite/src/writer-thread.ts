@@ -1,7 +1,8 @@
+// Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import { JournalError, JournalOutcomeUnknownError } from '@statesource/core'
 import { Worker } from 'node:worker_threads'
-import type { EncodedBatch } from './append-batch.ts'
 import type { AppendSql } from './append-transaction.js'
+import { type EncodedBatch, storedIn } from './encoded-batch.js'
 
 /** What the writer thread needs to open its own connection to the database file. */
 export interface WriterThreadConfig {
@@ -58,8 +59,8 @@ export class JournalWriterThread {
   }
 
   /**
-   * Hands one batch (the layout of `createAppendTransaction`) to the thread; resolves with its results once
-   * the transaction it went into committed.
+   * Hands one batch (the format of `encoded-batch.js`) to the thread; resolves with its results (same
+   * format) once the transaction it went into committed.
    */
   append(batch: EncodedBatch, events: number, now: number, writerId: string): Promise<number[]> {
     return new Promise<number[]>((resolve, reject) => {
@@ -112,16 +113,12 @@ export class JournalWriterThread {
       const settled = current.pending.splice(0, 'results' in reply ? reply.results.length : reply.count)
       if (current.pending.length === 0) worker.unref()
       if ('results' in reply) {
-        // Results hold 0 or a negative number per request and the (positive) ordering of each stored event.
         let stored = 0
         let lastOrdering = 0
         for (const results of reply.results) {
-          for (const value of results) {
-            if (value > 0) {
-              stored++
-              if (value > lastOrdering) lastOrdering = value
-            }
-          }
+          const batch = storedIn(results)
+          stored += batch.stored
+          lastOrdering = Math.max(lastOrdering, batch.lastOrdering)
         }
         this.onTransaction?.({
           requests: reply.requests,

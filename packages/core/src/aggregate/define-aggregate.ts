@@ -1,3 +1,4 @@
+// Hot path: measured by packages/bench/src/cases/statesource-case.ts (pnpm bench). Measure before and after changing this file.
 import type { AnyMachineSnapshot, AnyStateMachine, EventFromLogic, SnapshotFrom } from 'xstate'
 import { CommandRejectedError, StatesourceError } from '../errors.ts'
 import { MachineRuntime } from '../internal/machine-runtime.ts'

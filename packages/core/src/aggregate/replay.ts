@@ -1,3 +1,4 @@
+// Hot path: measured by packages/bench/src/cases/recovery-case.ts (pnpm bench). Measure before and after changing this file.
 import type { AnyMachineSnapshot } from 'xstate'
 import type { EventCodecRegistry } from '../codec/event-codec-registry.ts'
 import { RecoveryError } from '../errors.ts'

@@ -1,3 +1,4 @@
+// Hot path: measured by packages/core/bench/read-side-bench.ts (pnpm bench). Measure before and after changing this file.
 import { Observable, Subject, type Subscription } from 'rxjs'
 import { READ_JOURNAL_DEFAULTS } from '../defaults.ts'
 import { StatesourceError } from '../errors.ts'

@@ -1,3 +1,4 @@
+// Hot path: measured by packages/bench/src/cases/statesource-case.ts (pnpm bench). Measure before and after changing this file.
 import type { AnyActorRef } from 'xstate'
 import type { AnyAggregate, CommandFrom } from '../aggregate/define-aggregate.ts'
 import { CQRS_DEFAULTS } from '../defaults.ts'

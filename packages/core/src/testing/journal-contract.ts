@@ -201,7 +201,7 @@ export function describeJournalContract(
       })
     })
 
-    describe('replay ranges (P6)', () => {
+    describe('replay ranges', () => {
       it('respects from, to and max', async () => {
         await seed(subject.journal, 'p-1', 10)
         expect(
@@ -292,7 +292,7 @@ export function describeJournalContract(
       })
     })
 
-    describe('queries (P5)', () => {
+    describe('queries', () => {
       it('reads a range of one stream, the same through current and live variants', async () => {
         await seed(subject.journal, 'a', 3)
         const current = await lastValueFrom(
@@ -343,7 +343,7 @@ export function describeJournalContract(
       })
     })
 
-    describe('snapshots (P7)', () => {
+    describe('snapshots', () => {
       const snap = (persistenceId: string, seqNr: number, state: unknown = { seqNr }) => ({
         persistenceId,
         seqNr,

@@ -25,7 +25,7 @@ const counterMachine = setup({
   on: { counted: { actions: assign({ total: ({ context, event }) => context.total + event.n }) } },
 })
 
-/** The reference's T3 aggregate: `yes(n)` emits `counted(n)`, `no` is stopped by an interceptor. */
+/** `yes(n)` emits `counted(n)`; `no` is stopped by an interceptor in the tests below. */
 const counter = defineAggregate({
   type: 'counter',
   machine: counterMachine,
@@ -43,7 +43,7 @@ function collectingLogger() {
 }
 
 describe('interceptors', () => {
-  it('T3: the interceptor ran twice, the listener once, and the tap saw exactly the one event', async () => {
+  it('runs the interceptor on every command, and the listener and tap only on the one it let through', async () => {
     const journal = createInMemoryJournal()
     let intercepted = 0
     const heard: string[] = []

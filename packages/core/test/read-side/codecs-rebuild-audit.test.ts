@@ -28,7 +28,7 @@ const codecs = new EventCodecRegistry()
   .upcast('deposited', 1, (p) => ({ amount: Number((p as { cents: string }).cents) / 100 }))
   .upcast('deposited', 2, (p) => ({ ...(p as object), currency: 'EUR' }))
 
-describe('EventCodecRegistry on both sides (T8)', () => {
+describe('EventCodecRegistry on both sides', () => {
   it('upcasts v1 and v2 events for readers and for write-side recovery', async () => {
     const journal = createInMemoryJournal()
     await journal.append([
@@ -65,7 +65,7 @@ describe('EventCodecRegistry on both sides (T8)', () => {
   })
 })
 
-describe('rebuildProjection (T9)', () => {
+describe('rebuildProjection', () => {
   it('replays to the same state while commands keep working', async () => {
     const builder = accountBuilder().withEventCodecs(new EventCodecRegistry().withDefault())
     let applies = 0
@@ -159,7 +159,7 @@ describe('rebuildProjection (T9)', () => {
   })
 })
 
-describe('AuditLog (T12)', () => {
+describe('AuditLog', () => {
   it('keeps a ring of the last N envelopes, with N taken from its constructor through the builder', async () => {
     const builder = accountBuilder()
     const audit = builder.withReader(new AuditLog({ capacity: 3 }))

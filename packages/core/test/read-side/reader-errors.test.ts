@@ -115,7 +115,7 @@ describe('error policies', () => {
     await handles.stop()
   })
 
-  it('retries re-apply the same event before the policy applies (T10)', async () => {
+  it('retries re-apply the same event before the policy applies', async () => {
     let failures = 2
     const applied: number[] = []
     const builder = accountBuilder().withReaderRetry(5, { fixedMs: 10 })

@@ -31,7 +31,7 @@ const totalsReader = (name = 'totals') =>
   })
 
 describe('readers', () => {
-  it('folds a tag into a projection and leaves rejected commands out (T1)', async () => {
+  it('folds a tag into a projection and leaves rejected commands out', async () => {
     const builder = accountBuilder()
     const totals = builder.withReader(totalsReader())
     const handles = await builder.build().materialize()

@@ -1,12 +1,11 @@
 import {
   type AnyAggregate,
-  describeState,
-  decodeForAggregate,
   type EventCodecRegistry,
   type EventEnvelope,
   type SnapshotStore,
   StatesourceError,
 } from '@statesource/core'
+import { decodeForAggregate, describeState } from '@statesource/core/internal'
 import type { AnyMachineSnapshot } from 'xstate'
 import { describeGuard } from '../export/chart-export.ts'
 import { activeStateNodes, type StateNodeLike, statePath } from '../export/state-nodes.ts'

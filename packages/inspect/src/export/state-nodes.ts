@@ -1,4 +1,4 @@
-/** @internal The parts of XState's StateNode that the exporters and checks read. */
+/** The parts of XState's StateNode that the exporters and checks read (not exported from the package). */
 export interface StateNodeLike {
   readonly id: string
   readonly key: string

@@ -1,3 +1,4 @@
+// Hot path: measured by packages/core/bench/read-side-bench.ts (pnpm bench). Measure before and after changing this file.
 import { type Observable, Subject } from 'rxjs'
 import { ConcurrencyError, StatesourceError } from '../../errors.ts'
 import { toJson } from '../../internal/json.ts'

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumMissing, type LoopbackPage, openLoopbackPage, saveScreenshot } from './browser.ts'
+import { chromiumMissing, type LoopbackPage, openLoopbackPage, saveScreenshot } from '../src/browser.ts'
 
 describe('chromiumMissing', () => {
   it('explains how to install Chromium when the binary is absent, and is silent when it is there', () => {

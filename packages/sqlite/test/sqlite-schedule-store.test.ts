@@ -3,8 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInMemoryScheduleStore, type ScheduleStore, type StoredSchedule } from '@statesource/core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openSqlite } from './open-sqlite.ts'
-import { createSqliteScheduleStore } from './sqlite-schedule-store.ts'
+import { openSqlite } from '../src/open-sqlite.ts'
+import { createSqliteScheduleStore } from '../src/sqlite-schedule-store.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-schedule-store-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))

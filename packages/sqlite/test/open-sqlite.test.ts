@@ -6,8 +6,8 @@ import { appendRequest, newEvent } from '@statesource/core/testing'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
-import { fromKysely, openSqlite } from './open-sqlite.ts'
-import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
+import { fromKysely, openSqlite } from '../src/open-sqlite.ts'
+import { SQLITE_DEFAULTS } from '../src/sqlite-defaults.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-open-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))

@@ -5,7 +5,7 @@ import { appendRequest, describeJournalContract, newEvent } from '@statesource/c
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
-import { fromKysely, openSqlite } from './open-sqlite.ts'
+import { fromKysely, openSqlite } from '../src/open-sqlite.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-contract-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))

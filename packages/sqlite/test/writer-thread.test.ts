@@ -5,12 +5,14 @@ import { JournalOutcomeUnknownError } from '@statesource/core'
 import { appendRequest, newEvent } from '@statesource/core/testing'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { encodeBatch, encodeRequest } from './append-batch.ts'
-import { APPEND_SQL } from './journal-sql.ts'
-import { openSqlite } from './open-sqlite.ts'
-import { BetterSqliteDriver } from './sql-driver.ts'
-import { SqliteJournal } from './sqlite-journal.ts'
-import { JournalWriterThread } from './writer-thread.ts'
+import { encodeRequest } from '../src/append-batch.ts'
+import { encodeBatch } from '../src/encoded-batch.js'
+import { APPEND_SQL } from '../src/journal-sql.ts'
+import { openSqlite } from '../src/open-sqlite.ts'
+import { JournalWriterThread } from '../src/writer-thread.ts'
+import { connectionWriter } from '../src/append-writer.ts'
+import { BetterSqliteDriver } from '../src/sql-driver.ts'
+import { SqliteJournal } from '../src/sqlite-journal.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-writer-thread-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -33,7 +35,7 @@ describe('JournalWriterThread', () => {
       pragmas: [],
       sql: APPEND_SQL,
       maxBatchEvents: 100,
-      workerUrl: new URL('../test/fixtures/crashing-writer.worker.js', import.meta.url),
+      workerUrl: new URL('./fixtures/crashing-writer.worker.js', import.meta.url),
     })
     try {
       const first = thread.append(batchFor('s', 0), 1, Date.now(), 'w')
@@ -62,7 +64,7 @@ describe('JournalWriterThread', () => {
       pragmas: [],
       sql: APPEND_SQL,
       maxBatchEvents: 100,
-      workerUrl: new URL('../test/fixtures/crash-once-writer.worker.js', import.meta.url),
+      workerUrl: new URL('./fixtures/crash-once-writer.worker.js', import.meta.url),
     })
     const transactions: boolean[] = []
     thread.onTransaction = ({ committed }) => transactions.push(committed)
@@ -121,8 +123,8 @@ describe('JournalWriterThread', () => {
       maxBatchEvents: 100,
       workerUrl: new URL('../test/fixtures/commit-then-crash-writer.worker.js', import.meta.url),
     })
-    const db = new Database(file)
-    const journal = new SqliteJournal(new BetterSqliteDriver(db), { writerId: 'w' }, thread)
+    const driver = new BetterSqliteDriver(new Database(file))
+    const journal = new SqliteJournal(driver, { writerId: 'w' }, { direct: connectionWriter(driver), thread })
     try {
       // Enough events that the batch goes to the thread rather than being written inline.
       const events = Array.from({ length: 200 }, () => newEvent('x', {}, { metadata: { commandId: 'c-1' } }))
@@ -137,7 +139,7 @@ describe('JournalWriterThread', () => {
       expect(next?.ok).toBe(true)
     } finally {
       await journal.close()
-      db.close()
+      driver.database.close()
     }
   })
 })

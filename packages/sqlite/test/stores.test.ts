@@ -5,7 +5,7 @@ import { isStatesourceError } from '@statesource/core'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type StatesourceSqlite, fromKysely, openSqlite } from './open-sqlite.ts'
+import { type StatesourceSqlite, fromKysely, openSqlite } from '../src/open-sqlite.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-stores-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))

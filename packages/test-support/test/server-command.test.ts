@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { type ServerCommandHooks, startServerCommand } from './server-command.ts'
+import { type ServerCommandHooks, startServerCommand } from '../src/server-command.ts'
 
 /** A tiny server command: listens on loopback, answers "ok", closes and exits 0 when stopped. */
 async function serve(hooks: ServerCommandHooks): Promise<number> {

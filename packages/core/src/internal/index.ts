@@ -1,0 +1,7 @@
+// @statesource/core/internal: what the other packages of this repository (sqlite, inspect, and the ones to
+// come) need from core and applications do not. Not a stable API: names and signatures here change in any
+// release, minor and patch included, without notice. Applications import from `@statesource/core` only.
+
+// Decoding and describing stored events the way the gateway's recovery does (the journal audit of inspect)
+export { decodeForAggregate } from '../aggregate/replay.ts'
+export { describeState } from '../aggregate/validate-events.ts'
