@@ -14,7 +14,9 @@ import {
   type Journal,
   type PollingReadJournalConfig,
   type ReadJournal,
+  type RecoveryRead,
   type ReplayOptions,
+  checkText,
   resolveInputLimits,
   toJson,
 } from '@statesource/core'
@@ -33,6 +35,9 @@ export class ArrayJournal implements Journal, EventPageSource {
     const outcomes: AppendOutcome[] = []
     for (const { persistenceId, expectedSeqNr, events } of requests) {
       try {
+        // Text columns of a SQL journal cannot hold lone surrogates: refuse them, as every journal does.
+        checkText(persistenceId, 'persistenceId')
+        for (const e of events) checkText(e.type, 'event type')
         const stream = this.#streams.get(persistenceId) ?? { highest: 0, deletedTo: 0 }
         if (expectedSeqNr !== stream.highest) {
           throw new ConcurrencyError(persistenceId, expectedSeqNr, stream.highest)
@@ -78,6 +83,19 @@ export class ArrayJournal implements Journal, EventPageSource {
 
   async highestSeqNr(persistenceId: string): Promise<number> {
     return this.#streams.get(persistenceId)?.highest ?? 0
+  }
+
+  // Recovery's events and highest sequence number in one consistent read (here: one synchronous step).
+  async readForRecovery(persistenceId: string, options: { fromSeqNr?: number } = {}): Promise<RecoveryRead> {
+    return {
+      events: this.readByPersistenceId(
+        persistenceId,
+        options.fromSeqNr ?? 1,
+        Number.MAX_SAFE_INTEGER,
+        Number.MAX_SAFE_INTEGER,
+      ),
+      highestSeqNr: this.#streams.get(persistenceId)?.highest ?? 0,
+    }
   }
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {

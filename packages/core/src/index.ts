@@ -54,13 +54,14 @@ export type {
   GatewayLogic,
   GatewayPipelineEvent,
   GatewaySnapshot,
+  GatewayStateRequest,
   GatewayStats,
   SendOptions,
   SendResult,
 } from './gateway/gateway-logic.ts'
 export { RecoveryPermits } from './gateway/recovery-permits.ts'
 export { createRepository } from './repository/repository.ts'
-export type { Repository, RepositoryConfig } from './repository/repository.ts'
+export type { Repository, RepositoryConfig, StateOptions } from './repository/repository.ts'
 
 // Topology
 export { CqrsHandles } from './topology/cqrs-handles.ts'
@@ -191,7 +192,7 @@ export {
   createInMemorySnapshotStore,
   InMemorySnapshotStore,
 } from './persistence/in-memory/in-memory-snapshot-store.ts'
-export type { Journal, ReplayOptions } from './persistence/journal.ts'
+export type { Journal, RecoveryRead, RecoveryReadOptions, ReplayOptions } from './persistence/journal.ts'
 export {
   checkEventLimits,
   checkPersistenceId,
@@ -208,4 +209,5 @@ export type { SnapshotStore, StoredSnapshot } from './persistence/snapshot-store
 // Building blocks for journal implementations and tools: the strict JSON serializer every journal uses
 // (so bad payloads fail with SERIALIZATION_FAILED everywhere) and effect-free stepping through a machine
 export { toJson } from './internal/json.ts'
+export { checkText, checkTexts } from './persistence/check-text.ts'
 export { MachineRuntime } from './internal/machine-runtime.ts'

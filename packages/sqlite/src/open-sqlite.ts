@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { resolve as resolvePath } from 'node:path'
 import {
-  createPollingReadJournal,
   isStatesourceError,
   type PollingReadJournalConfig,
   type ReadJournal,
@@ -182,7 +181,7 @@ export class StatesourceSqlite {
    * @remarks better-sqlite3 reads block the event loop; keep `pageSize` at 500 rows or fewer.
    */
   readJournal(config: SqliteReadJournalConfig = {}): ReadJournal {
-    return createPollingReadJournal(this.journal, { ...config, wakeUps: this.journal.commits })
+    return this.journal.readJournal(config)
   }
 
   /**

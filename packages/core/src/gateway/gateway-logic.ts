@@ -36,6 +36,7 @@ import {
 } from '../extensions/interceptor.ts'
 import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
+import { checkText } from '../persistence/check-text.ts'
 import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
 import { checkPersistenceId, DEFAULT_INPUT_LIMITS, type ResolvedInputLimits } from '../persistence/limits.ts'
 import type { GatewayConfig } from './gateway-config.ts'
@@ -80,6 +81,21 @@ export interface GatewayCommandEvent {
   readonly replyTo?: AnyActorRef
 }
 
+/**
+ * Asks the gateway for an aggregate's current state, recovering it if it is not live. It queues behind the
+ * aggregate's earlier commands, so the state includes their events. Use `repository.state(id)`.
+ */
+export interface GatewayStateRequest {
+  readonly type: 'statesource.state'
+  readonly aggregateType: string
+  readonly id: string
+  /** Called exactly once with the machine snapshot or a typed error. */
+  readonly reply: (result: AnyMachineSnapshot | StatesourceError) => void
+}
+
+/** What waits in an aggregate's queue: commands, and state requests in their order. */
+type Queued = GatewayCommandEvent | GatewayStateRequest
+
 type InternalEvent =
   | {
       type: 'statesource.recovered'
@@ -87,6 +103,11 @@ type InternalEvent =
       generation: number
       state: AnyMachineSnapshot
       seqNr: number
+      /** Events folded from the journal. */
+      replayed: number
+      /** The sequence number of the snapshot recovery started from, if one was used. */
+      snapshotSeqNr: number | undefined
+      startedAt: number
     }
   | { type: 'statesource.recovery-failed'; pid: string; generation: number; error: StatesourceError }
   | {
@@ -106,14 +127,26 @@ type InternalEvent =
 /** Every event the gateway logic handles. */
 export type GatewayEvent =
   | GatewayCommandEvent
+  | GatewayStateRequest
   | InternalEvent
   | { type: 'xstate.stop' }
   | { type: string; error?: unknown }
 
-/** Counters exposed on the gateway snapshot. */
+/**
+ * Counters exposed on the gateway snapshot and as `handles.stats`.
+ *
+ * @example
+ * ```ts
+ * const { live, recovering, recoveries, eventsReplayed } = handles.stats
+ * console.log(`${live} live, ${recovering} recovering, ${eventsReplayed / Math.max(1, recoveries)} events per recovery`)
+ * ```
+ */
 export interface GatewayStats {
+  /** Aggregates in memory and serving commands. */
   live: number
+  /** Aggregates being recovered (snapshot, then journal) right now. */
   recovering: number
+  /** Commands received (including refused ones). */
   commands: number
   persistedEvents: number
   rejected: number
@@ -122,6 +155,12 @@ export interface GatewayStats {
   restarts: number
   /** Commands refused at once because a command-queue bound was reached (`OVERLOADED`). */
   overloaded: number
+  /** Recoveries that completed. */
+  recoveries: number
+  /** Of those, how many started from a snapshot. */
+  recoveriesFromSnapshot: number
+  /** Events folded from the journal by all recoveries: divided by `recoveries`, the tail a recovery replays. */
+  eventsReplayed: number
 }
 
 /**
@@ -153,6 +192,8 @@ interface DedupeEntry {
   readonly fromSeqNr: number
   readonly toSeqNr: number
   readonly ordering: number
+  /** For a command that produced no events: the aggregate's version when it was answered. */
+  readonly version?: number
 }
 
 interface Entity {
@@ -165,7 +206,7 @@ interface Entity {
   ref: AnyActorRef | undefined
   seqNr: number
   eventsSinceSnapshot: number
-  readonly queue: GatewayCommandEvent[]
+  readonly queue: Queued[]
   lastUsed: number
   dedupe: Map<string, DedupeEntry> | undefined
 }
@@ -192,6 +233,9 @@ export class GatewayRuntime {
     passivated: 0,
     restarts: 0,
     overloaded: 0,
+    recoveries: 0,
+    recoveriesFromSnapshot: 0,
+    eventsReplayed: 0,
   }
   readonly #entities = new Map<string, Entity>()
   readonly #health = new Map<string, Health>()
@@ -283,7 +327,8 @@ export class GatewayRuntime {
   handle(event: GatewayEvent): void {
     switch (event.type) {
       case 'statesource.command':
-        return this.#accept(event as GatewayCommandEvent)
+      case 'statesource.state':
+        return this.#accept(event as Queued)
       case 'statesource.recovered':
         return this.#onRecovered(event as Extract<InternalEvent, { type: 'statesource.recovered' }>)
       case 'statesource.recovery-failed':
@@ -356,15 +401,21 @@ export class GatewayRuntime {
 
   // ---- command intake -------------------------------------------------------------------------
 
-  #accept(message: GatewayCommandEvent): void {
-    this.stats.commands++
-    if (this.#inspecting && message.options?.metadata?.correlationId === undefined) {
-      // Every command gets a correlation id, so inspection and the stored events can be joined up. When
-      // nobody inspects, #process adds it to the metadata it builds anyway, saving a copy of the message.
-      const options = message.options ?? {}
-      message = {
-        ...message,
-        options: { ...options, metadata: { ...options.metadata, correlationId: this.#nextCorrelationId() } },
+  #accept(queued: Queued): void {
+    let message = queued
+    if (message.type === 'statesource.command') {
+      this.stats.commands++
+      if (this.#inspecting && message.options?.metadata?.correlationId === undefined) {
+        // Every command gets a correlation id, so inspection and the stored events can be joined up. When
+        // nobody inspects, #process adds it to the metadata it builds anyway, saving a copy of the message.
+        const options = message.options ?? {}
+        message = {
+          ...message,
+          options: {
+            ...options,
+            metadata: { ...options.metadata, correlationId: this.#nextCorrelationId() },
+          },
+        }
       }
     }
     if (!this.#accepting) return this.#deliver(message, gatewayStopped())
@@ -388,7 +439,7 @@ export class GatewayRuntime {
         ),
       )
     }
-    if (this.#inspecting)
+    if (message.type === 'statesource.command' && this.#inspecting)
       this.#inspect('@statesource.command', {
         persistenceId: pid,
         command: message.command,
@@ -397,20 +448,15 @@ export class GatewayRuntime {
         commandId: message.options?.commandId,
       })
     let entity = this.#entities.get(pid)
+    const what = message.type === 'statesource.command' ? message.command.type : 'statesource.state'
     // Back-pressure: refuse at once rather than queue without bound.
     if (entity && entity.queue.length >= this.#maxPerAggregate) {
       this.stats.overloaded++
-      return this.#deliver(
-        message,
-        new OverloadedError(pid, message.command.type, 'maxPerAggregate', this.#maxPerAggregate),
-      )
+      return this.#deliver(message, new OverloadedError(pid, what, 'maxPerAggregate', this.#maxPerAggregate))
     }
     if (this.#held >= this.#maxTotal) {
       this.stats.overloaded++
-      return this.#deliver(
-        message,
-        new OverloadedError(pid, message.command.type, 'maxTotal', this.#maxTotal),
-      )
+      return this.#deliver(message, new OverloadedError(pid, what, 'maxTotal', this.#maxTotal))
     }
     this.#held++
     if (entity) {
@@ -427,7 +473,7 @@ export class GatewayRuntime {
     this.#evictOverflow()
   }
 
-  #validateMessage(message: GatewayCommandEvent): StatesourceError | undefined {
+  #validateMessage(message: Queued): StatesourceError | undefined {
     if (!this.#aggregates.has(message.aggregateType)) {
       return new StatesourceError(
         'NOT_CONFIGURED',
@@ -440,6 +486,12 @@ export class GatewayRuntime {
         `The aggregate id must be a non-empty string, got ${JSON.stringify(message.id)}.`,
       )
     }
+    try {
+      checkText(message.id, 'aggregate id')
+    } catch (error) {
+      return error as StatesourceError
+    }
+    if (message.type === 'statesource.state') return undefined
     const command = message.command as unknown
     if (
       typeof command !== 'object' ||
@@ -499,9 +551,11 @@ export class GatewayRuntime {
   async #recover(entity: Entity): Promise<void> {
     const release = await this.#permits.acquire()
     try {
+      const startedAt = Date.now()
       const { aggregate, pid } = entity
       let state = aggregate.runtime.initial()
       let fromSeqNr = 1
+      let snapshotSeqNr: number | undefined
       let dedupe: [string, DedupeEntry][] = []
       const store = this.config.snapshotStore
       if (store) {
@@ -520,6 +574,7 @@ export class GatewayRuntime {
           try {
             state = aggregate.runtime.restore(body.machine)
             fromSeqNr = stored.seqNr + 1
+            snapshotSeqNr = stored.seqNr
             dedupe = body.dedupe ?? []
           } catch (error) {
             this.#logger.warn(`The snapshot of "${pid}" could not be restored; replaying the journal.`, {
@@ -529,13 +584,16 @@ export class GatewayRuntime {
           }
         }
       }
-      const envelopes = await this.config.journal.replay(pid, { fromSeqNr })
+      // One consistent read: with two reads, another process appending in between would make its events
+      // look deleted (counted by the second read, missing from the first).
+      const { events: envelopes, highestSeqNr: highest } = await this.config.journal.readForRecovery(pid, {
+        fromSeqNr,
+      })
       // Deleted events (deleteTo) that no usable snapshot covers cannot be folded: serving the aggregate
       // from a partial history would be wrong, so recovery fails instead of starting from a gap.
       const first = envelopes[0]
       if (first && first.seqNr !== fromSeqNr) throw deletedHistory(pid, fromSeqNr, first.seqNr - 1)
       if (!first) {
-        const highest = await this.config.journal.highestSeqNr(pid)
         if (highest > fromSeqNr - 1) throw deletedHistory(pid, fromSeqNr, highest)
         if (highest < fromSeqNr - 1) {
           throw new RecoveryError(
@@ -551,7 +609,16 @@ export class GatewayRuntime {
       this.#trimDedupe(dedupeMap)
       entity.dedupe = dedupeMap.size > 0 ? dedupeMap : undefined
       entity.eventsSinceSnapshot = envelopes.length
-      this.#self?.send({ type: 'statesource.recovered', pid, generation: entity.generation, state, seqNr })
+      this.#self?.send({
+        type: 'statesource.recovered',
+        pid,
+        generation: entity.generation,
+        state,
+        seqNr,
+        replayed: envelopes.length,
+        snapshotSeqNr,
+        startedAt,
+      })
     } catch (error) {
       const failure = isStatesourceError(error)
         ? error
@@ -596,6 +663,9 @@ export class GatewayRuntime {
     if (!entity || entity.generation !== event.generation) return
     this.stats.recovering--
     this.stats.live++
+    this.stats.recoveries++
+    this.stats.eventsReplayed += event.replayed
+    if (event.snapshotSeqNr !== undefined) this.stats.recoveriesFromSnapshot++
     entity.seqNr = event.seqNr
     entity.state = event.state
     entity.phase = 'ready'
@@ -612,7 +682,13 @@ export class GatewayRuntime {
         if (entity.ref === child) child.start()
       })
     }
-    this.#inspect('@statesource.recovered', { persistenceId: entity.pid, seqNr: entity.seqNr })
+    this.#inspect('@statesource.recovered', {
+      persistenceId: entity.pid,
+      seqNr: entity.seqNr,
+      eventsReplayed: event.replayed,
+      snapshotSeqNr: event.snapshotSeqNr,
+      durationMs: Date.now() - event.startedAt,
+    })
     this.#pump(entity)
   }
 
@@ -631,6 +707,10 @@ export class GatewayRuntime {
   #pump(entity: Entity): void {
     while (entity.phase === 'ready' && entity.queue.length > 0) {
       const message = entity.queue.shift()!
+      if (message.type === 'statesource.state') {
+        this.#reply(message, entity.state!)
+        continue
+      }
       if (message.options?.signal?.aborted) {
         this.#reply(message, aborted(entity.pid, message.command.type))
         continue
@@ -653,7 +733,7 @@ export class GatewayRuntime {
       // Idempotency: the same command id returns the first result; another payload under it is refused.
       let hash: string | undefined
       if (options.commandId !== undefined) {
-        hash = hashOf(command)
+        hash = commandHash(command, pid)
         const seen = entity.dedupe?.get(options.commandId)
         if (seen) {
           if (seen.hash !== hash) {
@@ -669,7 +749,8 @@ export class GatewayRuntime {
           return this.#finish(entity, message, {
             persistenceId: pid,
             events,
-            version: entity.seqNr,
+            // The first result's version: where its events ended, not where the aggregate is now.
+            version: seen.toSeqNr >= seen.fromSeqNr ? seen.toSeqNr : (seen.version ?? entity.seqNr),
             ordering: seen.ordering,
             duplicate: true,
           })
@@ -691,6 +772,8 @@ export class GatewayRuntime {
           state,
           version: entity.seqNr,
         })
+        // Interceptors may take long (an actor, a remote check): an abort meanwhile still prevents the write.
+        if (options.signal?.aborted) throw aborted(pid, command.type, 'while its interceptors ran')
         if (this.#inspecting)
           this.#inspect('@statesource.command', {
             persistenceId: pid,
@@ -709,7 +792,13 @@ export class GatewayRuntime {
       if (events.length === 0) {
         if (options.commandId !== undefined && hash !== undefined) {
           entity.dedupe ??= new Map()
-          entity.dedupe.set(options.commandId, { hash, fromSeqNr: 1, toSeqNr: 0, ordering: 0 })
+          entity.dedupe.set(options.commandId, {
+            hash,
+            fromSeqNr: 1,
+            toSeqNr: 0,
+            ordering: 0,
+            version: entity.seqNr,
+          })
           this.#trimDedupe(entity.dedupe)
         }
         return this.#finish(entity, message, {
@@ -732,6 +821,9 @@ export class GatewayRuntime {
           metadata,
         }
       })
+      // The last point an abort is honoured: once the events are handed to the journal they may be written,
+      // and a retry with the same commandId gets the outcome.
+      if (options.signal?.aborted) throw aborted(pid, command.type, 'before its events were written')
       const work: Work = { message, metadata, done: false }
       let outcome: Awaited<ReturnType<typeof this.config.journal.append>>[number] | undefined
       try {
@@ -817,6 +909,7 @@ export class GatewayRuntime {
       entity.phase = 'ready'
       entity.lastUsed = Date.now()
       this.#pump(entity)
+      this.#evictOverflow()
     }
   }
 
@@ -892,6 +985,7 @@ export class GatewayRuntime {
     entity.phase = 'ready'
     entity.lastUsed = Date.now()
     this.#pump(entity)
+    this.#evictOverflow()
   }
 
   /** After commit: inspection, listeners (in order, per event), the reply, then the async taps. */
@@ -1105,6 +1199,12 @@ export class GatewayRuntime {
     }
   }
 
+  /**
+   * Passivates least recently used idle aggregates until at most `maxLive` are in memory. Runs when a new
+   * aggregate is created and whenever a command is answered: aggregates that are recovering or have commands
+   * queued cannot be passivated, so a burst of new ids exceeds the bound by at most the number of aggregates
+   * busy at once, and each goes as soon as its last queued command is answered.
+   */
   #evictOverflow(): void {
     if (this.#entities.size <= this.#maxLive) return
     for (const entity of [...this.#entities.values()]) {
@@ -1252,17 +1352,17 @@ export class GatewayRuntime {
     }
   }
 
-  /** Answers an admitted command (one the gateway held). */
-  #reply(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+  /** Answers an admitted command or state request (one the gateway held). */
+  #reply(message: Queued, result: SendResult | StatesourceError | AnyMachineSnapshot): void {
     this.#held--
     this.#deliver(message, result)
   }
 
-  /** Sends the answer; commands refused at intake are answered here directly, as they were never held. */
-  #deliver(message: GatewayCommandEvent, result: SendResult | StatesourceError): void {
+  /** Sends the answer; what was refused at intake is answered here directly, as it was never held. */
+  #deliver(message: Queued, result: SendResult | StatesourceError | AnyMachineSnapshot): void {
     try {
-      if (message.reply) message.reply(result)
-      else if (message.replyTo) {
+      if (message.reply) (message.reply as (result: unknown) => void)(result)
+      else if ('replyTo' in message && message.replyTo) {
         message.replyTo.send(
           result instanceof Error
             ? { type: 'statesource.failure', error: result }
@@ -1353,11 +1453,27 @@ function gatewayStopped(): StatesourceError {
   )
 }
 
-function aborted(pid: string, commandType: string): StatesourceError {
+function aborted(pid: string, commandType: string, when = 'before it started'): StatesourceError {
   return new StatesourceError(
     'ABORTED',
-    `Command "${commandType}" for "${pid}" was aborted before it started; nothing was written.`,
+    `Command "${commandType}" for "${pid}" was aborted ${when}; nothing was written.`,
   )
+}
+
+/**
+ * The hash stored under a commandId. A command JSON cannot hold (a cycle, nesting deeper than the stack)
+ * is a serialization failure of the caller's input, not a journal failure: nothing was written.
+ */
+function commandHash(command: { type: string }, pid: string): string {
+  try {
+    return hashOf(command)
+  } catch (error) {
+    throw new StatesourceError(
+      'SERIALIZATION_FAILED',
+      `Command "${command.type}" for "${pid}" cannot be serialized to check its commandId: ${(error as Error)?.message ?? error}. Send plain, acyclic JSON data only.`,
+      { cause: error },
+    )
+  }
 }
 
 function toStatesourceError(error: unknown, pid: string): StatesourceError {
