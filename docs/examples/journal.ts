@@ -17,6 +17,7 @@ import {
   type RecoveryRead,
   type ReplayOptions,
   checkText,
+  checkTexts,
   resolveInputLimits,
   toJson,
 } from '@statesource/core'
@@ -37,7 +38,10 @@ export class ArrayJournal implements Journal, EventPageSource {
       try {
         // Text columns of a SQL journal cannot hold lone surrogates: refuse them, as every journal does.
         checkText(persistenceId, 'persistenceId')
-        for (const e of events) checkText(e.type, 'event type')
+        for (const e of events) {
+          checkText(e.type, 'event type')
+          checkTexts(e.tags, 'tag')
+        }
         const stream = this.#streams.get(persistenceId) ?? { highest: 0, deletedTo: 0 }
         if (expectedSeqNr !== stream.highest) {
           throw new ConcurrencyError(persistenceId, expectedSeqNr, stream.highest)
@@ -77,6 +81,7 @@ export class ArrayJournal implements Journal, EventPageSource {
   }
 
   async replay(persistenceId: string, options: ReplayOptions = {}): Promise<EventEnvelope[]> {
+    checkText(persistenceId, 'persistenceId')
     const { fromSeqNr = 1, toSeqNr = Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options
     return this.readByPersistenceId(persistenceId, fromSeqNr, toSeqNr, max)
   }
@@ -87,6 +92,7 @@ export class ArrayJournal implements Journal, EventPageSource {
 
   // Recovery's events and highest sequence number in one consistent read (here: one synchronous step).
   async readForRecovery(persistenceId: string, options: { fromSeqNr?: number } = {}): Promise<RecoveryRead> {
+    checkText(persistenceId, 'persistenceId')
     return {
       events: this.readByPersistenceId(
         persistenceId,

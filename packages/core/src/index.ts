@@ -131,6 +131,7 @@ export { toListener } from './extensions/listener.ts'
 export type { Listener, ListenerFn } from './extensions/listener.ts'
 export { TapHub } from './extensions/tap.ts'
 export type {
+  EnvelopeOf,
   TapConfig,
   TapHubOptions,
   TapOverflow,

@@ -275,7 +275,7 @@ export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent>
    * observer or subject, an actor ref, or actor logic (spawned in the gateway's system).
    */
   withTap(tap: TapConfig<TEvent>): this {
-    this.settings.taps.push(tap as TapConfig)
+    this.settings.taps.push(tap as unknown as TapConfig)
     return this
   }
 
@@ -360,7 +360,7 @@ export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent>
       tapNames.add(t.name)
     }
     for (const validate of this.validators) validate(s)
-    return new CqrsTopology(this, { ...s, aggregates: [...s.aggregates] })
+    return new CqrsTopology(this as unknown as CqrsBuilder, { ...s, aggregates: [...s.aggregates] })
   }
 }
 
