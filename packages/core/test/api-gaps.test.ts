@@ -4,6 +4,7 @@ import {
   CqrsPattern,
   createInMemoryJournal,
   createInMemorySnapshotStore,
+  defineReader,
   type EventEnvelope,
   EventCodecRegistry,
   type Journal,
@@ -166,5 +167,13 @@ describe('a journal that can be read supplies its read journal', () => {
       .currentAllEvents(0)
       .subscribe((e) => envelopes.push(e))
     await handles.stop()
+  })
+})
+
+describe('names that reach text columns', () => {
+  it('refuses a reader name that is not well-formed Unicode', () => {
+    expect(() => defineReader({ name: 'totals\uD800', initialState: 0, apply: (n: number) => n })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining('The reader name') }),
+    )
   })
 })

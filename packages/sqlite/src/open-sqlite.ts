@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { resolve as resolvePath } from 'node:path'
 import {
+  checkText,
   isStatesourceError,
   type PollingReadJournalConfig,
   type ReadJournal,
@@ -329,6 +330,7 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
   const busyTimeoutMs = validCount(options.busyTimeoutMs ?? 5000, 'busyTimeoutMs')
   resolveInputLimits(options.limits, 'openSqlite(path, { limits })') // refused before anything is opened
   const where = `"${path}"`
+  if (options.writerId !== undefined) checkText(options.writerId, 'writerId')
   if (options.readOnly) return openReadOnly(path, where, busyTimeoutMs, options)
   let db: Database.Database
   try {
