@@ -94,7 +94,7 @@ describe('hostile ids, tags and payloads (fuzz)', () => {
     }, 120_000)
   }
 
-  it('through the repository: ids either serve their own aggregate or are refused, including 10 kB ids', async () => {
+  it('through the repository: ids either serve their own aggregate or are refused, 10 kB ids included', async () => {
     console.log(`fuzz repository: 200 runs, seed ${SEED}`)
     const sqlite = await openSqlite(join(dir, 'repository.db'))
     const handles = await CqrsPattern.builder({ journal: sqlite.journal })
@@ -112,7 +112,8 @@ describe('hostile ids, tags and payloads (fuzz)', () => {
       await fc.assert(
         fc.asyncProperty(ids, fc.integer({ min: 1, max: 9 }), async (id, n) => {
           const result = await counters.send(id, { type: 'add', n, step: 1 }).catch((e: unknown) => e)
-          if (id.length === 0 || !isWellFormed(id)) {
+          // Refused: empty, not well-formed, or a persistence id over the journal's default 1,024-byte limit.
+          if (id.length === 0 || !isWellFormed(id) || Buffer.byteLength(`counter|${id}`) > 1_024) {
             expect(isStatesourceError(result, 'INVALID_INPUT')).toBe(true)
             return
           }

@@ -61,6 +61,7 @@ export interface Journal {
    * them at intake; without them it uses {@link DEFAULT_INPUT_LIMITS}.
    */
   readonly limits?: ResolvedInputLimits
+  /**
    * A read journal over this journal, when it can offer one. The builder uses it when no read journal is
    * set with `readJournal(...)`, with the builder's poll interval.
    */

@@ -198,6 +198,9 @@ export function describeJournalContract(
         // The message quotes at most 80 characters of the oversized value.
         for (const o of outcomes) if (!o.ok) expect(o.error.message.length).toBeLessThan(600)
         expect(await subject.journal.highestSeqNr('p')).toBe(0)
+      })
+    })
+
     describe('consistent recovery read', () => {
       it('reads the events from a sequence number and the highest sequence number together', async () => {
         await seed(subject.journal, 'p-1', 5)
