@@ -1,5 +1,4 @@
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import type { InspectionEvent } from 'xstate'
 import {
   CqrsPattern,
   createInMemoryJournal,
@@ -82,7 +81,7 @@ describe('recovery is visible', () => {
   it('reports events replayed and the snapshot used, in stats and in inspection events', async () => {
     const journal = createInMemoryJournal()
     const snapshotStore = createInMemorySnapshotStore()
-    const inspected: InspectionEvent[] = []
+    const inspected: { type: string }[] = []
     const start = () =>
       CqrsPattern.builder({ journal })
         .withAggregate(account)
@@ -90,7 +89,11 @@ describe('recovery is visible', () => {
         .snapshotStore(snapshotStore)
         .snapshotPolicy({ every: 3 })
         .build()
-        .materialize({ inspect: (e) => inspected.push(e) })
+        .materialize({ inspect: () => {} })
+        .then((h) => {
+          h.gateway.on('@statesource.recovered', (e: { type: string }) => inspected.push(e))
+          return h
+        })
     let handles = await start()
     const accounts = () => handles.repository(account)
     await accounts().send('r', { type: 'open', owner: 'Ada' })
@@ -100,7 +103,7 @@ describe('recovery is visible', () => {
     handles = await start()
     await accounts().state('r')
     expect(handles.stats).toMatchObject({ recoveries: 1, recoveriesFromSnapshot: 1, eventsReplayed: 2 })
-    const recovered = inspected.filter((e) => (e.type as string) === '@statesource.recovered').at(-1)
+    const recovered = inspected.filter((e) => e.type === '@statesource.recovered').at(-1)
     expect(recovered).toMatchObject({
       persistenceId: 'account|r',
       seqNr: 5,
