@@ -81,7 +81,7 @@ describe('statesource view and check open databases read-only', () => {
     const before = describeFile(file)
     const { lines, io } = capture()
     expect(await runCli(['check', '--aggregates', fixtures, file], io)).toBe(0)
-    expect(lines.at(-1)).toBe('journal audit: 1 streams, 1 events, 0 broken')
+    expect(lines.at(-1)).toContain('journal audit: 1 streams, 1 events, 0 broken')
     expect(describeFile(file)).toEqual(before)
   })
 
