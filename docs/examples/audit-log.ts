@@ -38,9 +38,7 @@ export function auditTrail(sqlite: StatesourceSqlite) {
 // #region durable-wire
 async function startApp(file: string) {
   const sqlite = await openSqlite(file)
-  const builder = CqrsPattern.builder({ journal: sqlite.journal })
-    .withAggregate(order)
-    .readJournal(sqlite.readJournal())
+  const builder = CqrsPattern.builder({ journal: sqlite.journal }).withAggregate(order)
   const trail = builder.withReader(auditTrail(sqlite))
   const handles = await builder.build().materialize()
   return { sqlite, handles, trail, orders: handles.repository(order) }

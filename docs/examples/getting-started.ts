@@ -54,9 +54,7 @@ const counts = defineReader({
 
 export async function run(file: string, log: (line: string) => void = console.log) {
   const sqlite = await openSqlite(file) // an embedded SQLite file: WAL, migrations applied
-  const builder = CqrsPattern.builder({ journal: sqlite.journal })
-    .withAggregate(todo)
-    .readJournal(sqlite.readJournal())
+  const builder = CqrsPattern.builder({ journal: sqlite.journal }).withAggregate(todo)
   const countsView = builder.withReader(counts)
   const handles = await builder.build().materialize()
 

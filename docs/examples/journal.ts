@@ -14,7 +14,10 @@ import {
   type Journal,
   type PollingReadJournalConfig,
   type ReadJournal,
+  type RecoveryRead,
   type ReplayOptions,
+  checkText,
+  checkTexts,
   resolveInputLimits,
   toJson,
 } from '@statesource/core'
@@ -33,6 +36,12 @@ export class ArrayJournal implements Journal, EventPageSource {
     const outcomes: AppendOutcome[] = []
     for (const { persistenceId, expectedSeqNr, events } of requests) {
       try {
+        // Text columns of a SQL journal cannot hold lone surrogates: refuse them, as every journal does.
+        checkText(persistenceId, 'persistenceId')
+        for (const e of events) {
+          checkText(e.type, 'event type')
+          checkTexts(e.tags, 'tag')
+        }
         const stream = this.#streams.get(persistenceId) ?? { highest: 0, deletedTo: 0 }
         if (expectedSeqNr !== stream.highest) {
           throw new ConcurrencyError(persistenceId, expectedSeqNr, stream.highest)
@@ -72,12 +81,27 @@ export class ArrayJournal implements Journal, EventPageSource {
   }
 
   async replay(persistenceId: string, options: ReplayOptions = {}): Promise<EventEnvelope[]> {
+    checkText(persistenceId, 'persistenceId')
     const { fromSeqNr = 1, toSeqNr = Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options
     return this.readByPersistenceId(persistenceId, fromSeqNr, toSeqNr, max)
   }
 
   async highestSeqNr(persistenceId: string): Promise<number> {
     return this.#streams.get(persistenceId)?.highest ?? 0
+  }
+
+  // Recovery's events and highest sequence number in one consistent read (here: one synchronous step).
+  async readForRecovery(persistenceId: string, options: { fromSeqNr?: number } = {}): Promise<RecoveryRead> {
+    checkText(persistenceId, 'persistenceId')
+    return {
+      events: this.readByPersistenceId(
+        persistenceId,
+        options.fromSeqNr ?? 1,
+        Number.MAX_SAFE_INTEGER,
+        Number.MAX_SAFE_INTEGER,
+      ),
+      highestSeqNr: this.#streams.get(persistenceId)?.highest ?? 0,
+    }
   }
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {

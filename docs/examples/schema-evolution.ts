@@ -60,7 +60,7 @@ export async function main(log: (line: string) => void = console.log) {
   const handles = await builder.build().materialize()
   // Recovery upcasts the stored v1 and v2 events too, so the balance includes them.
   const sent = await handles.repository(wallet).send('w-1', { type: 'deposit', amount: 10 })
-  log(JSON.stringify(handles.runtime.liveState('wallet|w-1')?.context)) // {"balance":20}
+  log(JSON.stringify((await handles.repository(wallet).state('w-1')).context)) // {"balance":20}
   log((await deposits.waitForOffset(sent.ordering)).join('; ')) // v1 7 EUR; v2 3 EUR; v3 10 EUR
   await handles.stop()
   // #endregion use

@@ -55,12 +55,13 @@ export type {
   GatewayLogic,
   GatewayPipelineEvent,
   GatewaySnapshot,
+  GatewayStateRequest,
   GatewayStats,
   SendOptions,
   SendResult,
 } from './gateway/gateway-logic.ts'
 export { createRepository } from './repository/repository.ts'
-export type { Repository, RepositoryConfig } from './repository/repository.ts'
+export type { Repository, RepositoryConfig, StateOptions } from './repository/repository.ts'
 
 // Topology
 export { CqrsHandles } from './topology/cqrs-handles.ts'
@@ -122,6 +123,7 @@ export type {
 } from './extensions/interceptor.ts'
 export type { Listener, ListenerFn } from './extensions/listener.ts'
 export type {
+  EnvelopeOf,
   TapConfig,
   TapOverflow,
   TappedCommand,
@@ -182,7 +184,7 @@ export {
   createInMemorySnapshotStore,
   InMemorySnapshotStore,
 } from './persistence/in-memory/in-memory-snapshot-store.ts'
-export type { Journal, ReplayOptions } from './persistence/journal.ts'
+export type { Journal, RecoveryRead, RecoveryReadOptions, ReplayOptions } from './persistence/journal.ts'
 export {
   checkEventLimits,
   checkPersistenceId,
@@ -200,3 +202,4 @@ export type { SnapshotStore, StoredSnapshot } from './persistence/snapshot-store
 // payloads fail with SERIALIZATION_FAILED everywhere (the custom-journal guide uses it). What only this
 // repository's own packages need is in `@statesource/core/internal`, which is not a stable API.
 export { toJson } from './internal/json.ts'
+export { checkText, checkTexts } from './persistence/check-text.ts'

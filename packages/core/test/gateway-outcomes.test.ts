@@ -40,6 +40,7 @@ function gatedJournal() {
   const gate = new Promise<void>((r) => (release = r))
   const gated: Journal = {
     replay: (p, o) => journal.replay(p, o),
+    readForRecovery: (p, o) => journal.readForRecovery(p, o),
     highestSeqNr: (p) => journal.highestSeqNr(p),
     deleteTo: (p, s) => journal.deleteTo(p, s),
     async append(requests) {
@@ -96,6 +97,7 @@ describe('unknown outcome', () => {
     let lose = true
     const flaky: Journal = {
       replay: (p, o) => inner.replay(p, o),
+      readForRecovery: (p, o) => inner.readForRecovery(p, o),
       highestSeqNr: (p) => inner.highestSeqNr(p),
       deleteTo: (p, s) => inner.deleteTo(p, s),
       async append(requests) {
@@ -147,6 +149,8 @@ describe('commands$', () => {
     let failReplay = false
     const journal: Journal = {
       replay: (p, o) => (failReplay ? Promise.reject(new Error('disk gone')) : inner.replay(p, o)),
+      readForRecovery: (p, o) =>
+        failReplay ? Promise.reject(new Error('disk gone')) : inner.readForRecovery(p, o),
       highestSeqNr: (p) => inner.highestSeqNr(p),
       deleteTo: (p, s) => inner.deleteTo(p, s),
       append: (requests) => (failAppend ? Promise.reject(new Error('disk full')) : inner.append(requests)),

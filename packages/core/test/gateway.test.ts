@@ -249,12 +249,13 @@ describe('gateway and repository', () => {
       append: (r) => journal.append(r),
       highestSeqNr: (p) => journal.highestSeqNr(p),
       deleteTo: (p, s) => journal.deleteTo(p, s),
-      async replay(pid, options) {
+      replay: (p, o) => journal.replay(p, o),
+      async readForRecovery(pid, options) {
         concurrent++
         maxConcurrent = Math.max(maxConcurrent, concurrent)
         await new Promise((r) => setTimeout(r, 5))
         concurrent--
-        return journal.replay(pid, options)
+        return journal.readForRecovery(pid, options)
       },
     }
     const { accounts } = await start((b) => b.recoveryPermits(2), slow)
@@ -294,6 +295,7 @@ describe('gateway and repository', () => {
     let failNext = false
     const flaky: Journal = {
       replay: (p, o) => journal.replay(p, o),
+      readForRecovery: (p, o) => journal.readForRecovery(p, o),
       highestSeqNr: (p) => journal.highestSeqNr(p),
       deleteTo: (p, s) => journal.deleteTo(p, s),
       async append(requests) {
@@ -486,6 +488,7 @@ describe('gateway and repository', () => {
     const gate = new Promise<void>((r) => (release = r))
     const slow: Journal = {
       replay: (p, o) => journal.replay(p, o),
+      readForRecovery: (p, o) => journal.readForRecovery(p, o),
       highestSeqNr: (p) => journal.highestSeqNr(p),
       deleteTo: (p, s) => journal.deleteTo(p, s),
       async append(requests) {

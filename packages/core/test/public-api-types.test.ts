@@ -129,8 +129,9 @@ describe('the public API infers types from one config object', () => {
     expectTypeOf<ReaderStateFrom<typeof totals>>().toEqualTypeOf<{ total: number; ids: string[] }>()
 
     const builder = CqrsPattern.builder({ journal: createInMemoryJournal() }).withAggregate(account)
-    expectTypeOf(builder).toEqualTypeOf<CqrsBuilder>()
-    expectTypeOf(builder.onEvent(() => {})).toEqualTypeOf<CqrsBuilder>()
+    // The builder carries the registered aggregates' events, so readers, listeners and taps get them typed.
+    expectTypeOf(builder).toEqualTypeOf<CqrsBuilder<EventFrom<typeof account>>>()
+    expectTypeOf(builder.onEvent(() => {})).toEqualTypeOf<CqrsBuilder<EventFrom<typeof account>>>()
     const view = builder.withReader(totals)
     expectTypeOf(view).toEqualTypeOf<ProjectionHandle<{ total: number; ids: string[] }>>()
     expectTypeOf(view.waitForOffset).returns.resolves.toEqualTypeOf<{ total: number; ids: string[] }>()

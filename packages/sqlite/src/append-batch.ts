@@ -1,5 +1,7 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import {
+  checkText,
+  checkTexts,
   type AppendOutcome,
   type AppendRequest,
   ConcurrencyError,
@@ -67,6 +69,7 @@ export function encodeRequest(
   if (typeof persistenceId !== 'string' || persistenceId.length === 0) {
     throw new StatesourceError('INVALID_INPUT', 'An append request needs a non-empty string persistenceId.')
   }
+  checkText(persistenceId, 'persistenceId')
   if (!Number.isSafeInteger(expectedSeqNr) || expectedSeqNr < 0) {
     throw new StatesourceError(
       'INVALID_INPUT',
@@ -80,6 +83,7 @@ export function encodeRequest(
     if (typeof type !== 'string' || type.length === 0) {
       throw new StatesourceError('INVALID_INPUT', `An event for "${persistenceId}" has no type.`)
     }
+    checkText(type, 'event type')
     const version = event.version ?? 1
     if (!Number.isSafeInteger(version)) {
       throw new StatesourceError(
@@ -93,6 +97,7 @@ export function encodeRequest(
         throw new StatesourceError('INVALID_INPUT', `Event "${type}" has a tag that is not a string.`)
       }
     }
+    checkTexts(tags, 'tag')
     const payload = encodeJson(event.payload, 'payload', type)
     const metadata = isEmptyObject(event.metadata ?? {})
       ? EMPTY_METADATA

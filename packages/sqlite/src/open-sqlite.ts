@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { resolve as resolvePath } from 'node:path'
 import {
-  createPollingReadJournal,
+  checkText,
   isStatesourceError,
   type PollingReadJournalConfig,
   type ReadJournal,
@@ -21,7 +21,7 @@ import {
   SqliteOffsetStore,
   type TransactionOffsets,
 } from './sqlite-offset-store.ts'
-import { migrateStatesource, type StatesourceTables } from './sqlite-schema.ts'
+import { checkStatesourceSchema, migrateStatesource, type StatesourceTables } from './sqlite-schema.ts'
 import { SqliteSnapshotStore } from './sqlite-snapshot-store.ts'
 import { JournalWriterThread } from './writer-thread.ts'
 
@@ -78,6 +78,13 @@ export interface SqliteOptions extends SqliteJournalConfig {
    * Ignored by {@link fromKysely}, whose appends always go through the Kysely instance.
    */
   writer?: 'thread' | 'inline'
+  /**
+   * Opens an existing statesource database for reading only (inspection tools, audits): the file is opened
+   * read-only, never created, never migrated, and its journal mode is left as it is. A file without
+   * statesource's tables (or with a schema this package does not know) fails with `SCHEMA_MISMATCH`.
+   * Appends, deletes and snapshot saves then fail with `JOURNAL_FAILURE`. Default false.
+   */
+  readOnly?: boolean
 }
 
 /**
@@ -192,7 +199,7 @@ export class StatesourceSqlite {
    * @remarks better-sqlite3 reads block the event loop; keep `pageSize` at 500 rows or fewer.
    */
   readJournal(config: SqliteReadJournalConfig = {}): ReadJournal {
-    return createPollingReadJournal(this.journal, { ...config, wakeUps: this.journal.commits })
+    return this.journal.readJournal(config)
   }
 
   /**
@@ -335,6 +342,8 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
   const busyTimeoutMs = validCount(options.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs, 'busyTimeoutMs')
   resolveInputLimits(options.limits, 'openSqlite(path, { limits })') // refused before anything is opened
   const where = `"${path}"`
+  if (options.writerId !== undefined) checkText(options.writerId, 'writerId')
+  if (options.readOnly) return openReadOnly(path, where, busyTimeoutMs, options)
   let db: Database.Database
   try {
     db = new Database(path)
@@ -366,6 +375,39 @@ export async function openSqlite(path: string, options: SqliteOptions = {}): Pro
   } catch (error) {
     db.close()
     throw openFailure(error, where)
+  }
+}
+
+/** `openSqlite(path, { readOnly: true })`: no file created, no pragma stored in it, no migration. */
+async function openReadOnly(
+  path: string,
+  where: string,
+  busyTimeoutMs: number,
+  options: SqliteOptions,
+): Promise<StatesourceSqlite> {
+  let db: Database.Database
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true })
+  } catch (error) {
+    throw openFailure(error, where, true)
+  }
+  try {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`)
+    const kysely = new Kysely<StatesourceTables>({ dialect: new SqliteDialect({ database: db }) })
+    await checkStatesourceSchema(kysely, where)
+    const driver = new BetterSqliteDriver(db)
+    return new StatesourceSqlite({
+      kysely,
+      db,
+      driver,
+      // Appends fail on a read-only connection; the writer is there because every journal has one.
+      appendWriter: connectionWriter(driver),
+      owned: true,
+      options: { ...options, writer: 'inline' },
+    })
+  } catch (error) {
+    db.close()
+    throw openFailure(error, where, true)
   }
 }
 
@@ -462,20 +504,24 @@ function validCount(value: number, name: string): number {
   return value
 }
 
-function openFailure(error: unknown, where: string): Error {
+function openFailure(error: unknown, where: string, readOnly = false): Error {
   if (isStatesourceError(error)) return error
   const code = (error as { code?: unknown } | null)?.code
   const message = error instanceof Error ? error.message : String(error)
   if (code === 'SQLITE_NOTADB') {
     return new StatesourceError(
       'SCHEMA_MISMATCH',
-      `${capitalize(where)} is not an SQLite database (SQLite says: ${message}). Open a statesource database, or a path that does not exist yet to create one.`,
+      readOnly
+        ? `${capitalize(where)} is not an SQLite database (SQLite says: ${message}). Pass the statesource database your application writes.`
+        : `${capitalize(where)} is not an SQLite database (SQLite says: ${message}). Open a statesource database, or a path that does not exist yet to create one.`,
       { cause: error },
     )
   }
   return new StatesourceError(
     'JOURNAL_FAILURE',
-    `Opening ${where} failed: ${message}. Check that the path is writable and that its directory exists.`,
+    readOnly
+      ? `Opening ${where} read-only failed: ${message}. Check that the file exists and is readable.`
+      : `Opening ${where} failed: ${message}. Check that the path is writable and that its directory exists.`,
     { cause: error },
   )
 }

@@ -46,6 +46,11 @@ export interface SqlDriver {
   readonly synchronous: boolean
   read<T>(program: SqlProgram<T>): T | Promise<T>
   write<T>(program: SqlProgram<T>): T | Promise<T>
+  /**
+   * Runs `program` in one read transaction: every statement sees the same snapshot of the database, however
+   * other connections and processes write meanwhile (WAL readers keep the snapshot of their first read).
+   */
+  readConsistent<T>(program: SqlProgram<T>): T | Promise<T>
   /** True while a transaction this driver did not open is running on the connection. */
   isBusy(): boolean
 }
@@ -56,12 +61,14 @@ export class BetterSqliteDriver implements SqlDriver {
   readonly #db: BetterSqlite3.Database
   readonly #statements = new Map<string, BetterSqlite3.Statement<unknown[]>>()
   readonly #begin: BetterSqlite3.Statement<unknown[]>
+  readonly #beginRead: BetterSqlite3.Statement<unknown[]>
   readonly #commit: BetterSqlite3.Statement<unknown[]>
   readonly #rollback: BetterSqlite3.Statement<unknown[]>
 
   constructor(db: BetterSqlite3.Database) {
     this.#db = db
     this.#begin = db.prepare('BEGIN IMMEDIATE')
+    this.#beginRead = db.prepare('BEGIN DEFERRED')
     this.#commit = db.prepare('COMMIT')
     this.#rollback = db.prepare('ROLLBACK')
   }
@@ -72,6 +79,20 @@ export class BetterSqliteDriver implements SqlDriver {
 
   read<T>(program: SqlProgram<T>): T {
     return this.#drive(program)
+  }
+
+  readConsistent<T>(program: SqlProgram<T>): T {
+    // Inside a transaction already open on this connection, its snapshot holds for every statement.
+    if (this.#db.inTransaction) return this.#drive(program)
+    this.#beginRead.run()
+    try {
+      const result = this.#drive(program)
+      this.#commit.run()
+      return result
+    } catch (error) {
+      if (this.#db.inTransaction) this.#rollback.run()
+      throw error
+    }
   }
 
   write<T>(program: SqlProgram<T>): T | Promise<T> {
@@ -155,6 +176,20 @@ export class KyselyDriver implements SqlDriver {
 
   read<T>(program: SqlProgram<T>): Promise<T> {
     return driveAsync(this.#kysely, program)
+  }
+
+  readConsistent<T>(program: SqlProgram<T>): Promise<T> {
+    return this.#kysely.connection().execute(async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('BEGIN DEFERRED'))
+      try {
+        const result = await driveAsync(connection, program)
+        await connection.executeQuery(CompiledQuery.raw('COMMIT'))
+        return result
+      } catch (error) {
+        await connection.executeQuery(CompiledQuery.raw('ROLLBACK')).catch(() => undefined)
+        throw error
+      }
+    })
   }
 
   write<T>(program: SqlProgram<T>): Promise<T> {

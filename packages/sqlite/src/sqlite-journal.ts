@@ -2,11 +2,17 @@
 import {
   type AppendOutcome,
   type AppendRequest,
+  checkText,
+  createPollingReadJournal,
   type EventEnvelope,
   type EventPageSource,
   type InputLimits,
   type Journal,
   JournalError,
+  type PollingReadJournalConfig,
+  type ReadJournal,
+  type RecoveryRead,
+  type RecoveryReadOptions,
   type ReplayOptions,
   type ResolvedInputLimits,
   resolveInputLimits,
@@ -225,6 +231,7 @@ export class SqliteJournal implements Journal, EventPageSource {
 
   async replay(persistenceId: string, options: ReplayOptions = {}): Promise<EventEnvelope[]> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     const max = options.max ?? -1
     if (max === 0) return []
     const from = options.fromSeqNr ?? 1
@@ -242,11 +249,54 @@ export class SqliteJournal implements Journal, EventPageSource {
 
   async highestSeqNr(persistenceId: string): Promise<number> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     return this.#read(currentSeqNr(persistenceId), `Reading the sequence number of "${persistenceId}"`)
+  }
+
+  /**
+   * The events from `fromSeqNr` and the highest sequence number of one stream, read in one read transaction
+   * (one snapshot of the file), so an append by another process cannot fall between the two reads.
+   */
+  async readForRecovery(persistenceId: string, options: RecoveryReadOptions = {}): Promise<RecoveryRead> {
+    this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
+    const from = options.fromSeqNr ?? 1
+    const program = function* () {
+      const rows = yield* all<JournalRow>(SQL.byPersistenceIdUnlimited, [
+        persistenceId,
+        from,
+        Number.MAX_SAFE_INTEGER,
+      ])
+      const highestSeqNr = yield* currentSeqNr(persistenceId)
+      return { rows, highestSeqNr }
+    }
+    const what = `Reading "${persistenceId}" for recovery`
+    let read: { rows: JournalRow[]; highestSeqNr: number }
+    try {
+      read = await this.#driver.readConsistent(program())
+    } catch (error) {
+      throw journalFailure(error, what)
+    }
+    return { events: read.rows.map(toEnvelope), highestSeqNr: read.highestSeqNr }
+  }
+
+  /**
+   * A read journal over this journal: SQL pages, woken after every commit in this process and polling every
+   * `pollIntervalMs` (default 250) for writes of other processes. The builder calls it when no read journal
+   * is set, so `readJournal(...)` on the builder is only needed to change its settings.
+   *
+   * @example
+   * ```ts
+   * const events = sqlite.journal.readJournal({ pollIntervalMs: 100 }).allEvents(0)
+   * ```
+   */
+  readJournal(config: Omit<PollingReadJournalConfig, 'wakeUps'> = {}): ReadJournal {
+    return createPollingReadJournal(this, { ...config, wakeUps: this.commits })
   }
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     // Behind the queued appends, so a delete never overtakes an append the caller already issued.
     await this.flush()
     try {

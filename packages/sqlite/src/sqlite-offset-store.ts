@@ -1,4 +1,10 @@
-import { isStatesourceError, JournalError, type OffsetStore, StatesourceError } from '@statesource/core'
+import {
+  checkText,
+  isStatesourceError,
+  JournalError,
+  type OffsetStore,
+  StatesourceError,
+} from '@statesource/core'
 import { get, run, type SqlDriver, type SqlProgram } from './sql-driver.ts'
 import { TABLES } from './sqlite-schema.ts'
 
@@ -108,6 +114,7 @@ export class SqliteOffsetStore implements OffsetStore {
 
   async #call<T>(operation: () => T | Promise<T>, projection: string): Promise<T> {
     try {
+      checkText(projection, 'projection name')
       return await operation()
     } catch (error) {
       if (isStatesourceError(error)) throw error

@@ -1,4 +1,5 @@
 import {
+  checkText,
   duplicateSchedule,
   type ScheduleSettlement,
   type ScheduleStore,
@@ -59,6 +60,10 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   async add(schedule: StoredSchedule): Promise<void> {
+    // Text columns: refuse what SQLite would store changed (a lone surrogate), naming the field.
+    checkText(schedule.id, 'schedule id')
+    checkText(schedule.aggregateId, 'aggregate id')
+    checkText(schedule.commandId, 'commandId')
     try {
       await this.#db
         .insertInto(SCHEDULE_TABLE)

@@ -231,6 +231,28 @@ export async function migrateStatesource(kysely: Kysely<any>, where: string): Pr
   })
 }
 
+/**
+ * Checks, without writing, that the database holds an up-to-date statesource schema: what read-only opens
+ * need. Fails with `SCHEMA_MISMATCH` on a file without statesource's tables (any other SQLite database, an
+ * empty file), on one a newer package wrote, and on one with migrations still to run.
+ */
+export async function checkStatesourceSchema(kysely: Kysely<any>, where: string): Promise<void> {
+  const tables = await tableNames(kysely)
+  if (!tables.has(TABLES.migration) && !tables.has(TABLES.journal)) {
+    throw new StatesourceError(
+      'SCHEMA_MISMATCH',
+      `${capitalize(where)} has no statesource tables: it is not a statesource database (or it was never opened by an application). Pass the SQLite file your application writes with @statesource/sqlite.`,
+    )
+  }
+  if (!(await checkBeforeMigrating(kysely, where))) {
+    throw new StatesourceError(
+      'SCHEMA_MISMATCH',
+      `${capitalize(where)} has an older statesource schema with migrations still to run. Open it once with the application (openSqlite migrates it), then inspect it.`,
+    )
+  }
+  await checkAfterMigrating(kysely, where)
+}
+
 async function beginImmediate(connection: Kysely<any>): Promise<void> {
   const { rows } = await sql<{ timeout: number }>`pragma busy_timeout`.execute(connection)
   const busyTimeoutMs = Number(rows[0]?.timeout ?? 0)

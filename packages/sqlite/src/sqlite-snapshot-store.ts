@@ -1,4 +1,5 @@
 import {
+  checkText,
   isStatesourceError,
   type SnapshotStore,
   StatesourceError,
@@ -59,6 +60,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   async save(snapshot: StoredSnapshot, options: { keepLast?: number } = {}): Promise<void> {
     const { persistenceId, seqNr } = snapshot
+    checkText(persistenceId, 'persistenceId')
     const state = toJson(snapshot.state, `Snapshot of "${persistenceId}"`)
     if (!Number.isSafeInteger(seqNr) || seqNr < 0) {
       throw new StatesourceError(
@@ -75,6 +77,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
   }
 
   async load(persistenceId: string): Promise<StoredSnapshot | undefined> {
+    checkText(persistenceId, 'persistenceId')
     const row = await this.#call(
       () => this.#driver.read(get<SnapshotRow>(SQL.load, [persistenceId])),
       `Loading the snapshot of "${persistenceId}"`,
@@ -90,6 +93,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
   }
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {
+    checkText(persistenceId, 'persistenceId')
     await this.#call(
       () => this.#driver.write(run(SQL.deleteTo, [persistenceId, toSeqNr])),
       `Deleting snapshots of "${persistenceId}"`,
@@ -97,6 +101,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
   }
 
   async count(persistenceId: string): Promise<number> {
+    checkText(persistenceId, 'persistenceId')
     const rows = await this.#call(
       () => this.#driver.read(all<{ n: number }>(SQL.count, [persistenceId])),
       `Counting snapshots of "${persistenceId}"`,

@@ -55,7 +55,7 @@ export async function runCatchup(options: CatchupOptions): Promise<CatchupResult
         name: 'items',
         initialState: 0,
         apply: (n: number, event) =>
-          n + ((event.productItem as { quantity?: number } | undefined)?.quantity ?? 0),
+          n + ('productItem' in event ? ((event.productItem as { quantity?: number }).quantity ?? 0) : 0),
       }),
     )
     const started = performance.now()

@@ -8,14 +8,19 @@ import type { EventEnvelope } from '../persistence/envelope.ts'
  * the command still succeeds because its events are durable.
  *
  * @remarks Listeners are synchronous: they run inside the gateway's one-at-a-time processing, so keep them
- * fast. A returned promise is not awaited (use a tap for async work); its rejection is reported the same way.
+ * fast. What a listener returns is ignored (so `(e) => list.push(e)` is fine); a returned promise is not
+ * awaited (use a tap for async work), but its rejection is reported the same way. With the builder's
+ * `onEvent`, `event` is typed as the union of the registered aggregates' events.
  *
  * @example
  * ```ts
  * const count: ListenerFn = (event, envelope) => console.log(envelope.persistenceId, event.type)
  * ```
  */
-export type ListenerFn = (event: DomainEvent, envelope: EventEnvelope) => void | Promise<void>
+export type ListenerFn<TEvent extends { readonly type: string } = DomainEvent> = (
+  event: TEvent,
+  envelope: EventEnvelope,
+) => unknown
 
 /**
  * A named listener, optionally limited to some aggregate types.
@@ -25,9 +30,9 @@ export type ListenerFn = (event: DomainEvent, envelope: EventEnvelope) => void |
  * const metrics: Listener = { name: 'metrics', aggregates: ['account'], onEvent: (e) => counter.inc(e.type) }
  * ```
  */
-export interface Listener {
+export interface Listener<TEvent extends { readonly type: string } = DomainEvent> {
   readonly name: string
-  readonly onEvent: ListenerFn
+  readonly onEvent: ListenerFn<TEvent>
   readonly aggregates?: readonly string[]
 }
 

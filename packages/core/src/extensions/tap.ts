@@ -54,6 +54,22 @@ export type TapTarget<T> =
 export type TapOverflow = 'drop-oldest' | 'fail'
 
 /**
+ * The envelope of one of `TEvent`'s events: `type` is the event's type and `payload` the event without it,
+ * so checking `envelope.type` narrows the payload. For the erased {@link DomainEvent} it is
+ * {@link EventEnvelope} itself.
+ *
+ * @example
+ * ```ts
+ * const onEnvelope = (e: EnvelopeOf<{ type: 'deposited'; amount: number }>) => e.payload.amount
+ * ```
+ */
+export type EnvelopeOf<TEvent extends { readonly type: string }> = DomainEvent extends TEvent
+  ? EventEnvelope
+  : TEvent extends unknown
+    ? EventEnvelope<Omit<TEvent, 'type'>> & { readonly type: TEvent['type'] }
+    : never
+
+/**
  * A report about one tap's trouble, given to its `onReport` callback (and to the logger and inspection).
  *
  * @example
@@ -79,10 +95,10 @@ export interface TapReport {
  * const tap: TapConfig = { name: 'outbox', events: (e) => queue.push(e), bufferSize: 1_000, overflow: 'fail' }
  * ```
  */
-export interface TapConfig {
+export interface TapConfig<TEvent extends { readonly type: string } = DomainEvent> {
   readonly name: string
-  /** Receives every persisted envelope. */
-  readonly events?: TapTarget<EventEnvelope>
+  /** Receives every persisted envelope (typed by event type when given to the builder's `withTap`). */
+  readonly events?: TapTarget<EnvelopeOf<TEvent>>
   /** Receives every accepted command (and rejected or failed ones with `includeRejected`). */
   readonly commands?: TapTarget<TappedCommand>
   /** Also deliver rejected and failed commands to `commands`. Default false. */

@@ -14,7 +14,11 @@ export type SnapshotPolicy = { readonly every: number } | 'manual'
 export interface PassivationConfig {
   /** Stop an aggregate after this long without commands. Default 600,000 ms (10 minutes; {@link CQRS_DEFAULTS}). */
   readonly idleTimeoutMs?: number
-  /** At most this many live aggregates; the least recently used idle one goes first. Default 100,000 ({@link CQRS_DEFAULTS}). */
+  /**
+   * The bound on aggregates in memory; the least recently used idle one goes first. Default 100,000 ({@link CQRS_DEFAULTS}).
+   * Aggregates that are recovering or have commands queued are never passivated, so a burst of commands to new
+   * ids exceeds it by the number of aggregates busy at once, until their commands are answered.
+   */
   readonly maxLive?: number
 }
 

@@ -37,6 +37,7 @@ import {
 } from '../extensions/interceptor.ts'
 import { hashOf } from '../internal/hash.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
+import { checkText } from '../persistence/check-text.ts'
 import type { EventEnvelope, EventMetadata, NewEvent } from '../persistence/envelope.ts'
 import { checkPersistenceId, DEFAULT_INPUT_LIMITS, type ResolvedInputLimits } from '../persistence/limits.ts'
 import { CQRS_DEFAULTS } from '../defaults.ts'
@@ -90,6 +91,21 @@ export interface GatewayCommandEvent {
   readonly expired?: () => boolean
 }
 
+/**
+ * Asks the gateway for an aggregate's current state, recovering it if it is not live. It queues behind the
+ * aggregate's earlier commands, so the state includes their events. Use `repository.state(id)`.
+ */
+export interface GatewayStateRequest {
+  readonly type: 'statesource.state'
+  readonly aggregateType: string
+  readonly id: string
+  /** Called exactly once with the machine snapshot or a typed error. */
+  readonly reply: (result: AnyMachineSnapshot | StatesourceError) => void
+}
+
+/** What waits in an aggregate's queue: commands, and state requests in their order. */
+type Queued = GatewayCommandEvent | GatewayStateRequest
+
 type InternalEvent =
   | {
       type: 'statesource.recovered'
@@ -97,6 +113,11 @@ type InternalEvent =
       generation: number
       state: AnyMachineSnapshot
       seqNr: number
+      /** Events folded from the journal. */
+      replayed: number
+      /** The sequence number of the snapshot recovery started from, if one was used. */
+      snapshotSeqNr: number | undefined
+      startedAt: number
     }
   | { type: 'statesource.recovery-failed'; pid: string; generation: number; error: StatesourceError }
   | {
@@ -116,14 +137,26 @@ type InternalEvent =
 /** Every event the gateway logic handles. */
 export type GatewayEvent =
   | GatewayCommandEvent
+  | GatewayStateRequest
   | InternalEvent
   | { type: 'xstate.stop' }
   | { type: string; error?: unknown }
 
-/** Counters exposed on the gateway snapshot. */
+/**
+ * Counters exposed on the gateway snapshot and as `handles.stats`.
+ *
+ * @example
+ * ```ts
+ * const { live, recovering, recoveries, eventsReplayed } = handles.stats
+ * console.log(`${live} live, ${recovering} recovering, ${eventsReplayed / Math.max(1, recoveries)} events per recovery`)
+ * ```
+ */
 export interface GatewayStats {
+  /** Aggregates in memory and serving commands. */
   live: number
+  /** Aggregates being recovered (snapshot, then journal) right now. */
   recovering: number
+  /** Commands received (including refused ones). */
   commands: number
   persistedEvents: number
   rejected: number
@@ -132,6 +165,12 @@ export interface GatewayStats {
   restarts: number
   /** Commands refused at once because a command-queue bound was reached (`OVERLOADED`). */
   overloaded: number
+  /** Recoveries that completed. */
+  recoveries: number
+  /** Of those, how many started from a snapshot. */
+  recoveriesFromSnapshot: number
+  /** Events folded from the journal by all recoveries: divided by `recoveries`, the tail a recovery replays. */
+  eventsReplayed: number
 }
 
 /**
@@ -163,6 +202,8 @@ interface DedupeEntry {
   readonly fromSeqNr: number
   readonly toSeqNr: number
   readonly ordering: number
+  /** For a command that produced no events: the aggregate's version when it was answered. */
+  readonly version?: number
 }
 
 interface Entity {
@@ -175,7 +216,7 @@ interface Entity {
   ref: AnyActorRef | undefined
   seqNr: number
   eventsSinceSnapshot: number
-  readonly queue: GatewayCommandEvent[]
+  readonly queue: Queued[]
   lastUsed: number
   dedupe: Map<string, DedupeEntry> | undefined
 }
@@ -202,6 +243,9 @@ export class GatewayRuntime {
     passivated: 0,
     restarts: 0,
     overloaded: 0,
+    recoveries: 0,
+    recoveriesFromSnapshot: 0,
+    eventsReplayed: 0,
   }
   readonly #entities = new Map<string, Entity>()
   readonly #health = new Map<string, Health>()
@@ -293,7 +337,8 @@ export class GatewayRuntime {
   handle(event: GatewayEvent): void {
     switch (event.type) {
       case 'statesource.command':
-        return this.#accept(event as GatewayCommandEvent)
+      case 'statesource.state':
+        return this.#accept(event as Queued)
       case 'statesource.recovered':
         return this.#onRecovered(event as Extract<InternalEvent, { type: 'statesource.recovered' }>)
       case 'statesource.recovery-failed':
@@ -366,15 +411,21 @@ export class GatewayRuntime {
 
   // ---- command intake -------------------------------------------------------------------------
 
-  #accept(message: GatewayCommandEvent): void {
-    this.stats.commands++
-    if (this.#inspecting && message.options?.metadata?.correlationId === undefined) {
-      // Every command gets a correlation id, so inspection and the stored events can be joined up. When
-      // nobody inspects, #process adds it to the metadata it builds anyway, saving a copy of the message.
-      const options = message.options ?? {}
-      message = {
-        ...message,
-        options: { ...options, metadata: { ...options.metadata, correlationId: this.#nextCorrelationId() } },
+  #accept(queued: Queued): void {
+    let message = queued
+    if (message.type === 'statesource.command') {
+      this.stats.commands++
+      if (this.#inspecting && message.options?.metadata?.correlationId === undefined) {
+        // Every command gets a correlation id, so inspection and the stored events can be joined up. When
+        // nobody inspects, #process adds it to the metadata it builds anyway, saving a copy of the message.
+        const options = message.options ?? {}
+        message = {
+          ...message,
+          options: {
+            ...options,
+            metadata: { ...options.metadata, correlationId: this.#nextCorrelationId() },
+          },
+        }
       }
     }
     if (!this.#accepting) return this.#deliver(message, gatewayStopped())
@@ -398,7 +449,7 @@ export class GatewayRuntime {
         ),
       )
     }
-    if (this.#inspecting)
+    if (message.type === 'statesource.command' && this.#inspecting)
       this.#inspect('@statesource.command', {
         persistenceId: pid,
         command: message.command,
@@ -407,20 +458,15 @@ export class GatewayRuntime {
         commandId: message.options?.commandId,
       })
     let entity = this.#entities.get(pid)
+    const what = message.type === 'statesource.command' ? message.command.type : 'statesource.state'
     // Back-pressure: refuse at once rather than queue without bound.
     if (entity && entity.queue.length >= this.#maxPerAggregate) {
       this.stats.overloaded++
-      return this.#deliver(
-        message,
-        new OverloadedError(pid, message.command.type, 'maxPerAggregate', this.#maxPerAggregate),
-      )
+      return this.#deliver(message, new OverloadedError(pid, what, 'maxPerAggregate', this.#maxPerAggregate))
     }
     if (this.#held >= this.#maxTotal) {
       this.stats.overloaded++
-      return this.#deliver(
-        message,
-        new OverloadedError(pid, message.command.type, 'maxTotal', this.#maxTotal),
-      )
+      return this.#deliver(message, new OverloadedError(pid, what, 'maxTotal', this.#maxTotal))
     }
     this.#held++
     if (entity) {
@@ -437,7 +483,7 @@ export class GatewayRuntime {
     this.#evictOverflow()
   }
 
-  #validateMessage(message: GatewayCommandEvent): StatesourceError | undefined {
+  #validateMessage(message: Queued): StatesourceError | undefined {
     if (!this.#aggregates.has(message.aggregateType)) {
       return new NotConfiguredError(
         'aggregate',
@@ -450,6 +496,12 @@ export class GatewayRuntime {
         `The aggregate id must be a non-empty string, got ${JSON.stringify(message.id)}.`,
       )
     }
+    try {
+      checkText(message.id, 'aggregate id')
+    } catch (error) {
+      return error as StatesourceError
+    }
+    if (message.type === 'statesource.state') return undefined
     const command = message.command as unknown
     if (
       typeof command !== 'object' ||
@@ -509,9 +561,11 @@ export class GatewayRuntime {
   async #recover(entity: Entity): Promise<void> {
     const release = await this.#permits.acquire()
     try {
+      const startedAt = Date.now()
       const { aggregate, pid } = entity
       let state = aggregate.runtime.initial()
       let fromSeqNr = 1
+      let snapshotSeqNr: number | undefined
       let dedupe: [string, DedupeEntry][] = []
       /** A snapshot of another machine version: not used, unless the events it covers were deleted. */
       let olderVersion:
@@ -542,6 +596,7 @@ export class GatewayRuntime {
           try {
             state = aggregate.runtime.restore(body.machine)
             fromSeqNr = stored.seqNr + 1
+            snapshotSeqNr = stored.seqNr
             dedupe = body.dedupe ?? []
           } catch (error) {
             this.#logger.warn(`The snapshot of "${pid}" could not be restored; replaying the journal.`, {
@@ -551,7 +606,11 @@ export class GatewayRuntime {
           }
         }
       }
-      let envelopes = await this.config.journal.replay(pid, { fromSeqNr })
+      // One consistent read: with two reads, another process appending in between would make its events
+      // look deleted (counted by the second read, missing from the first).
+      const read = await this.config.journal.readForRecovery(pid, { fromSeqNr })
+      const highest = read.highestSeqNr
+      let envelopes = read.events
       // Deleted events (deleteTo) that no usable snapshot covers cannot be folded: serving the aggregate
       // from a partial history would be wrong, so recovery fails instead of starting from a gap. One
       // exception: the snapshot the deletion relied on, written by an older machine version. Refolding is
@@ -560,7 +619,7 @@ export class GatewayRuntime {
       // Events 1..gapTo are deleted; looked up only when an older version's snapshot could cover them.
       let gapTo = 0
       if (olderVersion && fromSeqNr === 1 && first?.seqNr !== 1) {
-        gapTo = first ? first.seqNr - 1 : await this.config.journal.highestSeqNr(pid)
+        gapTo = first ? first.seqNr - 1 : highest
       }
       if (olderVersion && gapTo >= 1 && olderVersion.seqNr >= gapTo) {
         try {
@@ -583,13 +642,13 @@ export class GatewayRuntime {
           { persistenceId: pid },
         )
         fromSeqNr = olderVersion.seqNr + 1
+        snapshotSeqNr = olderVersion.seqNr
         dedupe = olderVersion.dedupe
         envelopes = envelopes.filter((envelope) => envelope.seqNr >= fromSeqNr)
         first = envelopes[0]
       }
       if (first && first.seqNr !== fromSeqNr) throw deletedHistory(pid, fromSeqNr, first.seqNr - 1)
       if (!first) {
-        const highest = await this.config.journal.highestSeqNr(pid)
         if (highest > fromSeqNr - 1) throw deletedHistory(pid, fromSeqNr, highest)
         if (highest < fromSeqNr - 1) {
           throw new RecoveryError(
@@ -605,7 +664,16 @@ export class GatewayRuntime {
       this.#trimDedupe(dedupeMap)
       entity.dedupe = dedupeMap.size > 0 ? dedupeMap : undefined
       entity.eventsSinceSnapshot = envelopes.length
-      this.#self?.send({ type: 'statesource.recovered', pid, generation: entity.generation, state, seqNr })
+      this.#self?.send({
+        type: 'statesource.recovered',
+        pid,
+        generation: entity.generation,
+        state,
+        seqNr,
+        replayed: envelopes.length,
+        snapshotSeqNr,
+        startedAt,
+      })
     } catch (error) {
       const failure = isStatesourceError(error)
         ? error
@@ -650,6 +718,9 @@ export class GatewayRuntime {
     if (!entity || entity.generation !== event.generation) return
     this.stats.recovering--
     this.stats.live++
+    this.stats.recoveries++
+    this.stats.eventsReplayed += event.replayed
+    if (event.snapshotSeqNr !== undefined) this.stats.recoveriesFromSnapshot++
     entity.seqNr = event.seqNr
     entity.state = event.state
     entity.phase = 'ready'
@@ -666,7 +737,13 @@ export class GatewayRuntime {
         if (entity.ref === child) child.start()
       })
     }
-    this.#inspect('@statesource.recovered', { persistenceId: entity.pid, seqNr: entity.seqNr })
+    this.#inspect('@statesource.recovered', {
+      persistenceId: entity.pid,
+      seqNr: entity.seqNr,
+      eventsReplayed: event.replayed,
+      snapshotSeqNr: event.snapshotSeqNr,
+      durationMs: Date.now() - event.startedAt,
+    })
     this.#pump(entity)
   }
 
@@ -685,6 +762,10 @@ export class GatewayRuntime {
   #pump(entity: Entity): void {
     while (entity.phase === 'ready' && entity.queue.length > 0) {
       const message = entity.queue.shift()!
+      if (message.type === 'statesource.state') {
+        this.#reply(message, entity.state!)
+        continue
+      }
       if (message.options?.signal?.aborted) {
         this.#reply(message, aborted(entity.pid, message.command.type))
         continue
@@ -711,7 +792,7 @@ export class GatewayRuntime {
       // Idempotency: the same command id returns the first result; another payload under it is refused.
       let hash: string | undefined
       if (options.commandId !== undefined) {
-        hash = hashOf(command)
+        hash = commandHash(command, pid)
         const seen = entity.dedupe?.get(options.commandId)
         if (seen) {
           if (seen.hash !== hash) {
@@ -727,7 +808,8 @@ export class GatewayRuntime {
           return this.#finish(entity, message, {
             persistenceId: pid,
             events,
-            version: entity.seqNr,
+            // The first result's version: where its events ended, not where the aggregate is now.
+            version: seen.toSeqNr >= seen.fromSeqNr ? seen.toSeqNr : (seen.version ?? entity.seqNr),
             ordering: seen.ordering,
             duplicate: true,
           })
@@ -749,6 +831,8 @@ export class GatewayRuntime {
           state,
           version: entity.seqNr,
         })
+        // Interceptors may take long (an actor, a remote check): an abort meanwhile still prevents the write.
+        if (options.signal?.aborted) throw aborted(pid, command.type, 'while its interceptors ran')
         if (this.#inspecting)
           this.#inspect('@statesource.command', {
             persistenceId: pid,
@@ -768,7 +852,13 @@ export class GatewayRuntime {
         // Nothing goes to the journal, so this id is remembered in memory only, while the aggregate is live.
         if (options.commandId !== undefined && hash !== undefined) {
           entity.dedupe ??= new Map()
-          entity.dedupe.set(options.commandId, { hash, fromSeqNr: 1, toSeqNr: 0, ordering: 0 })
+          entity.dedupe.set(options.commandId, {
+            hash,
+            fromSeqNr: 1,
+            toSeqNr: 0,
+            ordering: 0,
+            version: entity.seqNr,
+          })
           this.#trimDedupe(entity.dedupe)
         }
         return this.#finish(entity, message, {
@@ -791,6 +881,9 @@ export class GatewayRuntime {
           metadata,
         }
       })
+      // The last point an abort is honoured: once the events are handed to the journal they may be written,
+      // and a retry with the same commandId gets the outcome.
+      if (options.signal?.aborted) throw aborted(pid, command.type, 'before its events were written')
       const work: Work = { message, metadata, done: false }
       let outcome: Awaited<ReturnType<typeof this.config.journal.append>>[number] | undefined
       try {
@@ -871,6 +964,7 @@ export class GatewayRuntime {
       entity.phase = 'ready'
       entity.lastUsed = Date.now()
       this.#pump(entity)
+      this.#evictOverflow()
     }
   }
 
@@ -946,6 +1040,7 @@ export class GatewayRuntime {
     entity.phase = 'ready'
     entity.lastUsed = Date.now()
     this.#pump(entity)
+    this.#evictOverflow()
   }
 
   /** After commit: inspection, listeners (in order, per event), the reply, then the async taps. */
@@ -1164,6 +1259,12 @@ export class GatewayRuntime {
     }
   }
 
+  /**
+   * Passivates least recently used idle aggregates until at most `maxLive` are in memory. Runs when a new
+   * aggregate is created and whenever a command is answered: aggregates that are recovering or have commands
+   * queued cannot be passivated, so a burst of new ids exceeds the bound by at most the number of aggregates
+   * busy at once, and each goes as soon as its last queued command is answered.
+   */
   #evictOverflow(): void {
     if (this.#entities.size <= this.#maxLive) return
     for (const entity of [...this.#entities.values()]) {
@@ -1311,32 +1412,40 @@ export class GatewayRuntime {
     }
   }
 
-  /** Answers an admitted command (one the gateway held). */
+  /** Answers an admitted command or state request (one the gateway held). */
   #reply(
-    message: GatewayCommandEvent,
-    result: SendResult | StatesourceError,
-    metadata: EventMetadata | undefined = message.options?.metadata,
+    message: Queued,
+    result: SendResult | StatesourceError | AnyMachineSnapshot,
+    metadata: EventMetadata | undefined = message.type === 'statesource.command'
+      ? message.options?.metadata
+      : undefined,
   ): void {
     this.#held--
     this.#deliver(message, result, metadata)
   }
 
   /**
-   * Sends the answer; commands refused at intake are answered here directly, as they were never held.
-   * Every failure, wherever it happens (intake, recovery, decide, persist, a drop), goes through here, so
-   * this is where `commands$` and command taps learn of it.
+   * Sends the answer; what was refused at intake is answered here directly, as it was never held.
+   * Every failure of a command, wherever it happens (intake, recovery, decide, persist, a drop), goes through
+   * here, so this is where `commands$` and command taps learn of it.
    */
   #deliver(
-    message: GatewayCommandEvent,
-    result: SendResult | StatesourceError,
-    metadata: EventMetadata | undefined = message.options?.metadata,
+    message: Queued,
+    result: SendResult | StatesourceError | AnyMachineSnapshot,
+    metadata: EventMetadata | undefined = message.type === 'statesource.command'
+      ? message.options?.metadata
+      : undefined,
   ): void {
-    if (result instanceof Error && this.config.taps?.hasCommandTaps) {
-      this.#publishFailure(message, result, metadata ?? {})
+    if (
+      message.type === 'statesource.command' &&
+      result instanceof Error &&
+      this.config.taps?.hasCommandTaps
+    ) {
+      this.#publishFailure(message, result as StatesourceError, metadata ?? {})
     }
     try {
-      if (message.reply) message.reply(result)
-      else if (message.replyTo) {
+      if (message.reply) (message.reply as (result: unknown) => void)(result)
+      else if ('replyTo' in message && message.replyTo) {
         message.replyTo.send(
           result instanceof Error
             ? { type: 'statesource.failure', error: result }
@@ -1448,11 +1557,27 @@ function droppedOnTimeout(pid: string, commandType: string): StatesourceError {
   )
 }
 
-function aborted(pid: string, commandType: string): StatesourceError {
+function aborted(pid: string, commandType: string, when = 'before it started'): StatesourceError {
   return new StatesourceError(
     'ABORTED',
-    `Command "${commandType}" for "${pid}" was aborted before it started; nothing was written.`,
+    `Command "${commandType}" for "${pid}" was aborted ${when}; nothing was written.`,
   )
+}
+
+/**
+ * The hash stored under a commandId. A command JSON cannot hold (a cycle, nesting deeper than the stack)
+ * is a serialization failure of the caller's input, not a journal failure: nothing was written.
+ */
+function commandHash(command: { type: string }, pid: string): string {
+  try {
+    return hashOf(command)
+  } catch (error) {
+    throw new StatesourceError(
+      'SERIALIZATION_FAILED',
+      `Command "${command.type}" for "${pid}" cannot be serialized to check its commandId: ${(error as Error)?.message ?? error}. Send plain, acyclic JSON data only.`,
+      { cause: error },
+    )
+  }
 }
 
 function toStatesourceError(error: unknown, pid: string): StatesourceError {

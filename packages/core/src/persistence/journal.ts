@@ -1,5 +1,6 @@
 import type { AppendOutcome, AppendRequest, EventEnvelope } from './envelope.ts'
 import type { ResolvedInputLimits } from './limits.ts'
+import type { ReadJournal } from './read-journal.ts'
 
 /** Options of {@link Journal.replay}. */
 export interface ReplayOptions {
@@ -9,6 +10,23 @@ export interface ReplayOptions {
   toSeqNr?: number
   /** At most this many events. Default: no limit. */
   max?: number
+}
+
+/** Options of {@link Journal.readForRecovery}. */
+export interface RecoveryReadOptions {
+  /** First sequence number to return (inclusive): the one after the snapshot recovery starts from. Default 1. */
+  fromSeqNr?: number
+}
+
+/**
+ * What {@link Journal.readForRecovery} returns: a stream's events from `fromSeqNr` and its highest sequence
+ * number, both as of the same instant.
+ */
+export interface RecoveryRead {
+  /** The stream's events from `fromSeqNr` on, in sequence order, skipping deleted ones. */
+  readonly events: EventEnvelope[]
+  /** The highest sequence number ever written to the stream (deleted events included) at the time of the read. */
+  readonly highestSeqNr: number
 }
 
 /**
@@ -29,6 +47,13 @@ export interface Journal {
   replay(persistenceId: string, options?: ReplayOptions): Promise<EventEnvelope[]>
   /** The highest sequence number ever written to the stream, deleted events included; 0 if none. */
   highestSeqNr(persistenceId: string): Promise<number>
+  /**
+   * Everything recovery needs, read in **one consistent read** (one read transaction, one snapshot of the
+   * database): the events from `fromSeqNr` and the highest sequence number. Another writer (another process
+   * on the same database) may append at any moment; read separately, its events would be missing from the
+   * first read and counted by the second, which looks like deleted history.
+   */
+  readForRecovery(persistenceId: string, options?: RecoveryReadOptions): Promise<RecoveryRead>
   /** Deletes events up to and including `toSeqNr`. The highest sequence number never goes down. */
   deleteTo(persistenceId: string, toSeqNr: number): Promise<void>
   /**
@@ -36,6 +61,11 @@ export interface Journal {
    * them at intake; without them it uses {@link DEFAULT_INPUT_LIMITS}.
    */
   readonly limits?: ResolvedInputLimits
+  /**
+   * A read journal over this journal, when it can offer one. The builder uses it when no read journal is
+   * set with `readJournal(...)`, with the builder's poll interval.
+   */
+  readJournal?(config?: { pollIntervalMs?: number }): ReadJournal
   /** Releases resources (timers, connections). Further calls fail. */
   close?(): Promise<void>
 }

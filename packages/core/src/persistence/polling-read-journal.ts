@@ -2,6 +2,7 @@
 import { Observable, Subject, type Subscription } from 'rxjs'
 import { READ_JOURNAL_DEFAULTS } from '../defaults.ts'
 import { StatesourceError } from '../errors.ts'
+import { checkText } from './check-text.ts'
 import type { EventEnvelope } from './envelope.ts'
 import type { ReadJournal } from './read-journal.ts'
 
@@ -147,6 +148,7 @@ export function createPollingReadJournal(
       let next = Math.max(1, fromSeqNr)
       return drainQuery(
         async (limit) => {
+          checkText(pid, 'persistenceId')
           const page = await source.readByPersistenceId(pid, next, toSeqNr, limit)
           const last = page.at(-1)
           if (last) next = last.seqNr + 1
@@ -176,7 +178,10 @@ export function createPollingReadJournal(
       })
 
   const byTag = (live: boolean, tag: string, afterOrdering = 0) =>
-    byOrdering((after, limit) => source.readByTag(tag, after, limit))(live, afterOrdering)
+    byOrdering((after, limit) => {
+      checkText(tag, 'tag')
+      return source.readByTag(tag, after, limit)
+    })(live, afterOrdering)
   const all = byOrdering((after, limit) => source.readAll(after, limit))
 
   const pids = (live: boolean) =>

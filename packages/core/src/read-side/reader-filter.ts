@@ -24,9 +24,15 @@ export type ReaderFilter =
  * ```ts
  * ReaderFilter.all()
  * ReaderFilter.tag('money')
- * ReaderFilter.persistenceId('account|a-1')
- * ReaderFilter.persistenceIds(['account|a-1', 'account|a-2'])
+ * ReaderFilter.persistenceId(account, 'a-1') // like send: the aggregate and its id
+ * ReaderFilter.persistenceIds(account, ['a-1', 'a-2'])
+ * ReaderFilter.persistenceId('account|a-1') // or the stream's full persistence id
  * ```
+ *
+ * @remarks
+ * The stream filters take what `repository.send` takes: the aggregate and the bare id; the filter holds
+ * the persistence id (`type|id`) the journal names the stream by. The one-argument forms take that full
+ * persistence id, for streams written without an aggregate or read across applications.
  */
 export const ReaderFilter = {
   /** Every event of every stream, in global order (`allEvents`). */
@@ -37,18 +43,50 @@ export const ReaderFilter = {
   tag(tag: string): ReaderFilter {
     return { kind: 'tag', tag }
   },
-  /** The events of one stream (`eventsByPersistenceId`). */
-  persistenceId(persistenceId: string): ReaderFilter {
-    return { kind: 'persistence-id', persistenceId }
+  /** The events of one stream (`eventsByPersistenceId`): `(aggregate, id)` as in `send`, or the full `type|id`. */
+  persistenceId(aggregateOrPersistenceId: StreamOwner | string, id?: string): ReaderFilter {
+    return { kind: 'persistence-id', persistenceId: toPersistenceId(aggregateOrPersistenceId, id) }
   },
   /**
    * The events of a fixed set of streams, in global order. Read from `allEvents` and filtered in memory, so
    * one offset orders them all; on a large journal, tag the streams and use {@link ReaderFilter.tag} instead.
    */
-  persistenceIds(persistenceIds: readonly string[]): ReaderFilter {
-    return { kind: 'persistence-ids', persistenceIds: [...persistenceIds] }
+  persistenceIds(
+    aggregateOrPersistenceIds: StreamOwner | readonly string[],
+    ids?: readonly string[],
+  ): ReaderFilter {
+    if (Array.isArray(aggregateOrPersistenceIds)) {
+      return { kind: 'persistence-ids', persistenceIds: [...aggregateOrPersistenceIds] }
+    }
+    const owner = aggregateOrPersistenceIds as StreamOwner
+    return { kind: 'persistence-ids', persistenceIds: (ids ?? []).map((id) => toPersistenceId(owner, id)) }
   },
 } as const
+
+/** What names a stream from an aggregate id: an aggregate from `defineAggregate`. */
+interface StreamOwner {
+  readonly type: string
+  persistenceId(id: string): string
+}
+
+function toPersistenceId(owner: StreamOwner | string, id: string | undefined): string {
+  if (typeof owner === 'string') {
+    if (id !== undefined) {
+      throw new NotConfiguredError(
+        'readerFilter',
+        `ReaderFilter.persistenceId("${owner}", "${id}"): pass the aggregate and its id, persistenceId(aggregate, "${id}"), or the one full persistence id.`,
+      )
+    }
+    return owner
+  }
+  if (typeof id !== 'string') {
+    throw new NotConfiguredError(
+      'readerFilter',
+      `ReaderFilter.persistenceId(${owner.type}, id) needs the aggregate id, as in send(id, command).`,
+    )
+  }
+  return owner.persistenceId(id)
+}
 
 /** @internal Throws a NotConfiguredError naming the reader when its filter is malformed. */
 export function validateFilter(filter: ReaderFilter, reader: string): void {

@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../codec/event-codec-registry.ts'
 import { NotConfiguredError } from '../errors.ts'
+import { checkText } from '../persistence/check-text.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
 import type { ReaderRetry } from '../topology/cqrs-pattern.ts'
 import { ReaderFilter, validateFilter } from './reader-filter.ts'
@@ -138,6 +139,8 @@ export function validateReader(reader: AnyReader): void {
       'A reader has no name: give every reader a unique, non-empty name.',
     )
   }
+  // The name keys offsets and dead letters in text columns.
+  checkText(reader.name, 'reader name')
   if (typeof reader.apply !== 'function') {
     throw new NotConfiguredError(
       'reader',

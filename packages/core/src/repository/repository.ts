@@ -1,9 +1,15 @@
 // Hot path: measured by packages/bench/src/cases/statesource-case.ts (pnpm bench). Measure before and after changing this file.
 import type { AnyActorRef } from 'xstate'
-import type { AnyAggregate, CommandFrom } from '../aggregate/define-aggregate.ts'
+import type { AnyAggregate, CommandFrom, StateFrom } from '../aggregate/define-aggregate.ts'
 import { CQRS_DEFAULTS } from '../defaults.ts'
 import { StatesourceError, TimeoutError } from '../errors.ts'
-import type { GatewayCommandEvent, SendOptions, SendResult } from '../gateway/gateway-logic.ts'
+import type {
+  GatewayCommandEvent,
+  GatewaySnapshot,
+  GatewayStateRequest,
+  SendOptions,
+  SendResult,
+} from '../gateway/gateway-logic.ts'
 
 /** Options of {@link createRepository}. */
 export interface RepositoryConfig {
@@ -28,6 +34,31 @@ export interface Repository<A extends AnyAggregate> {
    * {@link StatesourceError}: `COMMAND_REJECTED`, `CONCURRENCY_CONFLICT`, `TIMEOUT`, ...
    */
   send(id: string, command: CommandFrom<A>, options?: SendOptions): Promise<SendResult>
+  /**
+   * The aggregate's current state (its machine snapshot: `value`, `context`), recovering it from the
+   * snapshot store and journal if it is not live. The request waits behind the commands already sent to
+   * this id, so it sees their events; it writes nothing. An aggregate with no events gives the machine's
+   * initial state.
+   *
+   * @example
+   * ```ts
+   * await accounts.send('acc-1', { type: 'deposit', amount: 10 })
+   * const state = await accounts.state('acc-1')
+   * console.log(state.value, state.context.balance)
+   * ```
+   *
+   * @remarks Rejects with `RECOVERY_FAILED` when the aggregate cannot be recovered, `TIMEOUT` after
+   * `options.timeoutMs` (default: the repository's timeout), `GATEWAY_STOPPED` when the gateway is not running.
+   */
+  state(id: string, options?: StateOptions): Promise<StateFrom<A>>
+  /** Whether the aggregate is in memory now (live or being recovered): it answers without a recovery. */
+  isLive(id: string): boolean
+}
+
+/** Options of {@link Repository.state}. */
+export interface StateOptions {
+  /** Give up waiting after this long. Default: the repository's timeout. */
+  readonly timeoutMs?: number
 }
 
 const NO_OPTIONS: SendOptions = Object.freeze({})
@@ -138,6 +169,44 @@ export function createRepository<A extends AnyAggregate>(
         }
         gateway.send(message)
       })
+    },
+    state(id, options = {}) {
+      const timeoutMs = options.timeoutMs ?? defaultTimeout
+      const pid = aggregate.persistenceId(id)
+      return new Promise<StateFrom<A>>((resolve, reject) => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const settle = (result: unknown) => {
+          if (timer) clearTimeout(timer)
+          if (result instanceof Error) reject(result)
+          else resolve(result as StateFrom<A>)
+        }
+        const snapshot = gateway.getSnapshot() as { status?: string } | undefined
+        if (snapshot?.status !== 'active') {
+          return settle(
+            new StatesourceError(
+              'GATEWAY_STOPPED',
+              'The gateway is not running and answers no state requests. Materialize it again.',
+            ),
+          )
+        }
+        if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
+          timer = setTimeout(
+            () => reject(new TimeoutError(`Reading the state of "${pid}"`, timeoutMs)),
+            timeoutMs,
+          )
+        }
+        const request: GatewayStateRequest = {
+          type: 'statesource.state',
+          aggregateType: aggregate.type,
+          id,
+          reply: settle,
+        }
+        gateway.send(request)
+      })
+    },
+    isLive(id) {
+      const snapshot = gateway.getSnapshot() as GatewaySnapshot | undefined
+      return snapshot?.context?.runtime?.isLive(aggregate.persistenceId(id)) ?? false
     },
   }
 }

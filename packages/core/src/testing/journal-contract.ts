@@ -201,6 +201,85 @@ export function describeJournalContract(
       })
     })
 
+    describe('consistent recovery read', () => {
+      it('reads the events from a sequence number and the highest sequence number together', async () => {
+        await seed(subject.journal, 'p-1', 5)
+        const read = await subject.journal.readForRecovery('p-1', { fromSeqNr: 3 })
+        expect(read.events.map((e) => e.seqNr)).toEqual([3, 4, 5])
+        expect(read.highestSeqNr).toBe(5)
+        expect(await subject.journal.readForRecovery('nobody')).toEqual({ events: [], highestSeqNr: 0 })
+        const past = await subject.journal.readForRecovery('p-1', { fromSeqNr: 6 })
+        expect(past).toEqual({ events: [], highestSeqNr: 5 })
+      })
+
+      it('counts deleted events in the highest sequence number but never returns them', async () => {
+        await seed(subject.journal, 'p-1', 5)
+        await subject.journal.deleteTo('p-1', 5)
+        expect(await subject.journal.readForRecovery('p-1')).toEqual({ events: [], highestSeqNr: 5 })
+      })
+
+      it('never sees an append half-way: the events always end at the highest sequence number', async () => {
+        // Appends race the reads; a read that saw the events of one state and the head of a later one
+        // would report events that are not there (what recovery takes for deleted history).
+        await seed(subject.journal, 'p-1', 1)
+        let writing = true
+        const writer = (async () => {
+          for (let seqNr = 1; seqNr <= 60; seqNr++)
+            await appendOk(
+              subject.journal,
+              appendRequest('p-1', [newEvent('counted', { n: seqNr + 1 })], { expectedSeqNr: seqNr }),
+            )
+          writing = false
+        })()
+        let reads = 0
+        while (writing || reads === 0) {
+          const read = await subject.journal.readForRecovery('p-1', { fromSeqNr: 1 })
+          expect(read.events.at(-1)?.seqNr ?? 0).toBe(read.highestSeqNr)
+          expect(read.events.map((e) => e.seqNr)).toEqual(
+            Array.from({ length: read.highestSeqNr }, (_, i) => i + 1),
+          )
+          reads++
+          // Let the writer's callbacks run: a synchronous journal would otherwise starve them.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        await writer
+      })
+    })
+
+    describe('text that is not well-formed Unicode', () => {
+      it('refuses lone surrogates in ids, event types and tags, naming the field, and writes nothing', async () => {
+        const cases: [AppendRequest, string][] = [
+          [appendRequest('x\uDC00', [newEvent('counted')]), 'persistenceId'],
+          [appendRequest('\uD800', [newEvent('counted')]), 'persistenceId'],
+          [appendRequest('p-1', [newEvent('bad\uD800')]), 'event type'],
+          [appendRequest('p-1', [newEvent('counted', {}, { tags: ['t\uDFFF'] })]), 'tag'],
+        ]
+        for (const [request, field] of cases) {
+          const [outcome] = await subject.journal.append([request])
+          expect(outcome?.ok).toBe(false)
+          const error = outcome && !outcome.ok ? outcome.error : undefined
+          expect(isStatesourceError(error, 'INVALID_INPUT')).toBe(true)
+          expect(error?.message).toContain(`The ${field} `)
+        }
+        expect(await subject.journal.highestSeqNr('p-1')).toBe(0)
+        await expect(subject.journal.replay('x\uDC00')).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+        await expect(subject.journal.readForRecovery('\uD800')).rejects.toMatchObject({
+          code: 'INVALID_INPUT',
+        })
+      })
+
+      it('keeps well-formed astral characters, NUL and the replacement character apart', async () => {
+        const ids = ['\u{1F600}', '\uFFFD', 'a\u0000b', 'a']
+        for (const id of ids) await seed(subject.journal, id, 1)
+        for (const id of ids) {
+          const [event] = await subject.journal.replay(id)
+          expect(event?.persistenceId).toBe(id)
+        }
+        const listed = await lastValueFrom(subject.readJournal.currentPersistenceIds().pipe(toArray()))
+        expect([...listed].sort()).toEqual([...ids].sort())
+      })
+    })
+
     describe('replay ranges', () => {
       it('respects from, to and max', async () => {
         await seed(subject.journal, 'p-1', 10)

@@ -1,7 +1,7 @@
 import type { AnyActorLogic, AnyActorRef, InspectionEvent, Observer } from 'xstate'
 import { createActor } from 'xstate'
-import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
-import { EventCodecRegistry } from '../codec/event-codec-registry.ts'
+import type { AnyAggregate, EventFrom } from '../aggregate/define-aggregate.ts'
+import { type DomainEvent, EventCodecRegistry } from '../codec/event-codec-registry.ts'
 import { CQRS_DEFAULTS } from '../defaults.ts'
 import { NotConfiguredError } from '../errors.ts'
 import { type Interceptor, type InterceptorFn, toInterceptor } from '../extensions/interceptor.ts'
@@ -86,13 +86,21 @@ export interface CqrsSettings {
  * ```
  */
 export const CqrsPattern = {
-  builder(config: CqrsBuilderConfig): CqrsBuilder {
+  builder(config: CqrsBuilderConfig): CqrsBuilder<never> {
     return new CqrsBuilder(config)
   },
 } as const
 
-/** Fluent builder for a CQRS instance. Every setter returns the builder; `build()` validates everything. */
-export class CqrsBuilder {
+/**
+ * Fluent builder for a CQRS instance. Every setter returns the builder; `build()` validates everything.
+ *
+ * @remarks
+ * `TEvent` is the union of the registered aggregates' domain events, inferred by `withAggregate` (as XState
+ * infers from `setup({ types })`): readers, listeners and taps added afterwards get typed events, so
+ * `event.type === 'deposited'` narrows `event.amount` to a number. Register the aggregates first. Events
+ * the journal holds for other aggregate types (a catch-all decoder) are not in the union.
+ */
+export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent> {
   /** @internal */
   readonly settings: CqrsSettings
   /** @internal hooks other modules (readers) add, run by build() and materialize(). */
@@ -133,10 +141,10 @@ export class CqrsBuilder {
     return this
   }
 
-  /** Registers an aggregate type. One gateway serves every registered type. */
-  withAggregate(aggregate: AnyAggregate): this {
+  /** Registers an aggregate type. One gateway serves every registered type; its events join `TEvent`. */
+  withAggregate<A extends AnyAggregate>(aggregate: A): CqrsBuilder<TEvent | EventFrom<A>> {
     this.settings.aggregates.push(aggregate)
-    return this
+    return this as unknown as CqrsBuilder<TEvent | EventFrom<A>>
   }
 
   /** The read journal readers follow. Defaults to the journal's own when it offers one (`journal.readJournal()`). */
@@ -203,7 +211,13 @@ export class CqrsBuilder {
     return this
   }
 
-  /** Decoders and upcasters for stored events, used by recovery and by readers. */
+  /**
+   * Decoders and upcasters for stored events, used by recovery and by readers.
+   *
+   * @remarks The registry is used as it is, not copied: registering on it later (the decoder a halted
+   * reader waits for) takes effect at once. At `build()` each aggregate's own event types are added to it at
+   * their current versions, where it does not know them yet. `handles.codecs` is this same registry.
+   */
   withEventCodecs(registry: EventCodecRegistry): this {
     this.settings.codecs = registry
     return this
@@ -226,13 +240,13 @@ export class CqrsBuilder {
    * )
    * ```
    */
-  withReader<TState>(reader: Reader<TState, any>): ProjectionHandle<TState> {
-    return registerReader(this, reader)
+  withReader<TState>(reader: Reader<TState, TEvent>): ProjectionHandle<TState> {
+    return registerReader(this as unknown as CqrsBuilder, reader as Reader<TState, any>)
   }
 
   /** Where readers with error policy `'dead-letter'` park events. Default: in memory. */
   deadLetterStore(store: DeadLetterStore): this {
-    setDeadLetterStore(this, store)
+    setDeadLetterStore(this as unknown as CqrsBuilder, store)
     return this
   }
 
@@ -255,8 +269,10 @@ export class CqrsBuilder {
   }
 
   /** Adds a listener run after commit, before the reply. */
-  onEvent(listener: Listener | ListenerFn): this {
-    this.settings.listeners.push(toListener(listener, this.settings.listeners.length))
+  onEvent(listener: Listener<TEvent> | ListenerFn<TEvent>): this {
+    this.settings.listeners.push(
+      toListener(listener as Listener | ListenerFn, this.settings.listeners.length),
+    )
     return this
   }
 
@@ -264,8 +280,8 @@ export class CqrsBuilder {
    * Adds an async, bounded tap of persisted events and/or commands. A target may be a function, an RxJS
    * observer or subject, an actor ref, or actor logic (spawned in the gateway's system).
    */
-  withTap(tap: TapConfig): this {
-    this.settings.taps.push(tap)
+  withTap(tap: TapConfig<TEvent>): this {
+    this.settings.taps.push(tap as unknown as TapConfig)
     return this
   }
 
@@ -359,7 +375,7 @@ export class CqrsBuilder {
       tapNames.add(t.name)
     }
     for (const validate of this.validators) validate(s)
-    return new CqrsTopology(this, { ...s, aggregates: [...s.aggregates] })
+    return new CqrsTopology(this as unknown as CqrsBuilder, { ...s, aggregates: [...s.aggregates] })
   }
 }
 
@@ -407,9 +423,8 @@ export class CqrsTopology {
     this.taps = new TapHub(settings.taps, settings.logger, {
       streamBufferSize: settings.tapStreamBufferSize,
     })
-    const codecs = settings.codecs
-      ? new EventCodecRegistry().merge(settings.codecs)
-      : new EventCodecRegistry()
+    // The user's registry itself, so what is registered on it later is used at once.
+    const codecs = settings.codecs ?? new EventCodecRegistry()
     for (const a of settings.aggregates)
       for (const t of a.eventTypes)
         if (!codecs.knows(t, a.eventVersion(t))) codecs.register(t, a.eventVersion(t))
@@ -438,7 +453,7 @@ export class CqrsTopology {
     this.gateway = createGatewayLogic(config)
   }
 
-  /** The codec registry in effect: the builder's plus each aggregate's own event types. */
+  /** The codec registry in effect: the one given to `withEventCodecs` (or a new one), with each aggregate's own event types. */
   readonly codecs: EventCodecRegistry
 
   get name(): string {

@@ -52,7 +52,8 @@ describe('EventCodecRegistry on both sides', () => {
         initialState: [] as string[],
         apply: (list: string[], event, envelope) =>
           event.type === 'deposited'
-            ? [...list, `v${envelope.version}:${event.amount as number}${event.currency as string}`]
+            ? // `currency` comes from the upcaster, not from the chart's event type
+              [...list, `v${envelope.version}:${event.amount}${(event as { currency?: string }).currency}`]
             : list,
       }),
     )
@@ -76,7 +77,7 @@ describe('rebuildProjection', () => {
         initialState: 0,
         apply: (sum: number, event) => {
           applies++
-          return sum + (event.amount as number)
+          return sum + ('amount' in event ? event.amount : 0)
         },
       }),
     )
@@ -140,7 +141,7 @@ describe('rebuildProjection', () => {
         initialState: 0,
         apply: (s: number, e) => {
           if (broken.on) throw new Error('now broken')
-          return s + (e.amount as number)
+          return s + ('amount' in e ? e.amount : 0)
         },
       }),
     )

@@ -232,6 +232,7 @@ describe('builder validation', () => {
     const journal = {
       append: inner.append.bind(inner),
       replay: inner.replay.bind(inner),
+      readForRecovery: inner.readForRecovery.bind(inner),
       highestSeqNr: inner.highestSeqNr.bind(inner),
       deleteTo: inner.deleteTo.bind(inner),
     }

@@ -180,14 +180,50 @@ async function exportCommand(args: readonly string[], io: CliIo): Promise<number
 
 async function openDatabase(file: string, io: CliIo) {
   const path = resolve(io.cwd ?? process.cwd(), file)
-  // openSqlite creates missing files; a viewer or an audit of a typo must not.
+  // Inspection never creates, migrates or converts a file (no WAL switch): read-only, and only a database
+  // that already holds statesource's tables.
   if (!existsSync(path)) {
     throw new StatesourceError(
       'INVALID_INPUT',
       `The database "${path}" does not exist. Pass the SQLite file your app writes.`,
     )
   }
-  return openSqlite(path)
+  return openSqlite(path, { readOnly: true })
+}
+
+/** An integer option in a range, or an INVALID_INPUT error naming the flag. */
+function integerOption(value: string | undefined, flag: string, min: number, max: number, fallback: number) {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}.`,
+    )
+  }
+  return n
+}
+
+/** Names the flag when the viewer cannot listen on the port it was given. */
+function listenFailure(error: unknown, port: number): unknown {
+  // The viewer wraps the listen error; its code is on the cause.
+  const raw = (error as { cause?: unknown } | null)?.cause ?? error
+  const code = (raw as { code?: unknown } | null)?.code
+  if (code === 'EADDRINUSE') {
+    return new StatesourceError(
+      'INVALID_INPUT',
+      `Port ${port} is already in use. Pass another one with --port <n> (or --port 0 for any free port).`,
+      { cause: error },
+    )
+  }
+  if (code === 'EACCES') {
+    return new StatesourceError(
+      'INVALID_INPUT',
+      `Port ${port} may not be opened by this user. Pass a port above 1023 with --port <n>.`,
+      { cause: error },
+    )
+  }
+  return error
 }
 
 async function viewCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -199,6 +235,8 @@ async function viewCommand(args: readonly string[], io: CliIo): Promise<number> 
   const file = positionals[0]
   if (!file)
     throw new StatesourceError('INVALID_INPUT', 'view needs the SQLite file: statesource view app.db.')
+  const port = integerOption(values.port, '--port', 0, 65_535, 4321)
+  const pageSize = integerOption(values['page-size'], '--page-size', 1, 10_000, 0)
   const loaded = values.aggregates ? await loadAggregates(values.aggregates, io.cwd) : undefined
   const sqlite = await openDatabase(file, io)
   try {
@@ -206,9 +244,9 @@ async function viewCommand(args: readonly string[], io: CliIo): Promise<number> 
       source: sqlite.journal,
       ...(loaded ? { aggregates: loaded.aggregates } : {}),
       ...(loaded?.codecs ? { codecs: loaded.codecs } : {}),
-      port: values.port === undefined ? 4321 : Number(values.port),
-      ...(values['page-size'] ? { pageSize: Number(values['page-size']) } : {}),
-    })
+      port,
+      ...(pageSize > 0 ? { pageSize } : {}),
+    }).catch((error: unknown) => Promise.reject(listenFailure(error, port)))
     io.out(`statesource viewer: ${viewer.url}`)
     if (!loaded) io.out('No --aggregates given: streams and events are listed, charts are not drawn.')
     io.onListening?.(viewer.url)

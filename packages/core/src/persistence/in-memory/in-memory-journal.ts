@@ -3,7 +3,8 @@ import { type Observable, Subject } from 'rxjs'
 import { ConcurrencyError, StatesourceError } from '../../errors.ts'
 import { toJson } from '../../internal/json.ts'
 import type { AppendOutcome, AppendRequest, EventEnvelope } from '../envelope.ts'
-import type { Journal, ReplayOptions } from '../journal.ts'
+import { checkText, checkTexts } from '../check-text.ts'
+import type { Journal, RecoveryRead, RecoveryReadOptions, ReplayOptions } from '../journal.ts'
 import {
   checkEventLimits,
   checkPersistenceId,
@@ -73,6 +74,7 @@ export class InMemoryJournal implements Journal, EventPageSource {
     const seen = new Map<string, number>()
     for (const request of requests) {
       try {
+        checkAppendTexts(request)
         checkPersistenceId(request.persistenceId, this.limits)
         const stream = this.#streams.get(request.persistenceId)
         const current = seen.get(request.persistenceId) ?? highest(stream)
@@ -131,6 +133,7 @@ export class InMemoryJournal implements Journal, EventPageSource {
 
   async replay(persistenceId: string, options: ReplayOptions = {}): Promise<EventEnvelope[]> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     return [
       ...this.readByPersistenceId(
         persistenceId,
@@ -143,11 +146,30 @@ export class InMemoryJournal implements Journal, EventPageSource {
 
   async highestSeqNr(persistenceId: string): Promise<number> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     return highest(this.#streams.get(persistenceId))
+  }
+
+  async readForRecovery(persistenceId: string, options: RecoveryReadOptions = {}): Promise<RecoveryRead> {
+    this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
+    // Synchronous: nothing can append between the two reads.
+    return {
+      events: [
+        ...this.readByPersistenceId(
+          persistenceId,
+          options.fromSeqNr ?? 1,
+          Number.MAX_SAFE_INTEGER,
+          Number.MAX_SAFE_INTEGER,
+        ),
+      ],
+      highestSeqNr: highest(this.#streams.get(persistenceId)),
+    }
   }
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     const stream = this.#streams.get(persistenceId)
     if (!stream || toSeqNr <= stream.deletedTo) return
     stream.deletedTo = Math.min(toSeqNr, highest(stream))
@@ -216,6 +238,15 @@ export class InMemoryJournal implements Journal, EventPageSource {
 
   #assertOpen(): void {
     if (this.#closed) throw new StatesourceError('JOURNAL_FAILURE', 'The in-memory journal is closed.')
+  }
+}
+
+/** The texts of a request that a SQL journal would store in text columns must be well-formed. */
+function checkAppendTexts(request: AppendRequest): void {
+  checkText(request.persistenceId, 'persistenceId')
+  for (const event of request.events) {
+    checkText(event.type, 'event type')
+    checkTexts(event.tags, 'tag')
   }
 }
 
