@@ -20,30 +20,36 @@ export interface TransactionOffsets {
   save(projection: string, ordering: number): Promise<void>
   /** Forgets the offset (used by rebuilds). */
   reset(projection: string): Promise<void>
-  /** Loads the offset and locks its row until the transaction ends (`SELECT ... FOR UPDATE`). */
-  lock(projection: string): Promise<number | undefined>
+  /**
+   * Stores `ordering` as the offset if it is higher than the stored one (or none is stored), locking the
+   * offset's row until the transaction ends. Resolves `false`, changing nothing, when the stored offset
+   * already covers `ordering`.
+   */
+  advance(projection: string, ordering: number): Promise<boolean>
 }
 
 /** The offset statements for one schema, run through any {@link Query}. */
 export function offsetOperations(query: Query, schema: string, now: () => number): TransactionOffsets {
   const O = qualified(schema, TABLES.projectionOffset)
-  const load = async (projection: string, forUpdate: boolean) => {
-    const rows = await query<{ ordering: string }>(
-      `SELECT ordering FROM ${O} WHERE projection = $1${forUpdate ? ' FOR UPDATE' : ''}`,
-      [projection],
-    )
-    return rows[0] === undefined ? undefined : Number(rows[0].ordering)
-  }
   return {
-    load: (projection) => load(projection, false),
-    lock: (projection) => load(projection, true),
+    async load(projection) {
+      const rows = await query<{ ordering: string }>(`SELECT ordering FROM ${O} WHERE projection = $1`, [
+        projection,
+      ])
+      return rows[0] === undefined ? undefined : Number(rows[0].ordering)
+    },
+    async advance(projection, ordering) {
+      validOffset(projection, ordering)
+      const rows = await query(
+        `INSERT INTO ${O} (projection, ordering, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (projection) DO UPDATE SET ordering = excluded.ordering, updated_at = excluded.updated_at
+         WHERE ${O}.ordering < excluded.ordering RETURNING 1`,
+        [projection, ordering, now()],
+      )
+      return rows.length > 0
+    },
     async save(projection, ordering) {
-      if (!Number.isSafeInteger(ordering) || ordering < 0) {
-        throw new StatesourceError(
-          'INVALID_INPUT',
-          `The offset of projection "${projection}" must be an integer >= 0, got ${ordering}.`,
-        )
-      }
+      validOffset(projection, ordering)
       await query(
         `INSERT INTO ${O} (projection, ordering, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (projection) DO UPDATE SET ordering = excluded.ordering, updated_at = excluded.updated_at`,
@@ -53,6 +59,15 @@ export function offsetOperations(query: Query, schema: string, now: () => number
     async reset(projection) {
       await query(`DELETE FROM ${O} WHERE projection = $1`, [projection])
     },
+  }
+}
+
+function validOffset(projection: string, ordering: number): void {
+  if (!Number.isSafeInteger(ordering) || ordering < 0) {
+    throw new StatesourceError(
+      'INVALID_INPUT',
+      `The offset of projection "${projection}" must be an integer >= 0, got ${ordering}.`,
+    )
   }
 }
 

@@ -51,8 +51,8 @@ export interface PostgresProjectionConfig<TState, TEvent extends DomainEvent = D
 
 /**
  * Creates an exactly-once reader over a PostgreSQL read model: each event is applied in one transaction
- * that first locks the projection's offset row, skips the event if the stored offset already covers it,
- * then runs `apply` with the Kysely transaction and stores the event's ordering as the offset. So a
+ * that first moves the projection's offset to the event's ordering (which locks the offset row), or skips
+ * the event when the stored offset already covers it, then runs `apply` with the Kysely transaction. So a
  * restart, a retry, or a second process running the same projection never applies an event twice, and a
  * failed `apply` leaves neither its writes nor the offset behind.
  *
@@ -93,11 +93,9 @@ export async function createPostgresProjection<TState, TEvent extends DomainEven
     ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),
     apply: (state, event, envelope) =>
       pg.transaction(async (tx) => {
-        const stored = await tx.offsets.lock(name)
-        if (stored !== undefined && envelope.ordering <= stored) return state
-        const next = await config.apply(state, event, envelope, tx.kysely)
-        await tx.offsets.save(name, envelope.ordering)
-        return next
+        // Moves the offset forward (locking its row until commit) unless it already covers the event.
+        if (!(await tx.offsets.advance(name, envelope.ordering))) return state
+        return config.apply(state, event, envelope, tx.kysely)
       }),
     loadState: async () => (config.loadState ? config.loadState(pg.kysely) : config.initialState),
     reset: () =>
