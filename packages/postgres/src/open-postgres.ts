@@ -54,6 +54,11 @@ export interface PostgresOptions extends PostgresJournalConfig {
    * is nothing to derive it from: pass a URL or config to have it.
    */
   listen?: boolean | string | pg.ClientConfig
+  /**
+   * How long the `LISTEN` connection waits before reconnecting after it was lost; doubles after each
+   * failed attempt, up to 2 s (or this value if larger). Default 50 ms.
+   */
+  listenReconnectMs?: number
   /** Where the listener reports a lost connection. Default: none. */
   logger?: Logger
 }
@@ -294,7 +299,7 @@ export async function openPostgres(
     listener = new PostgresListener(
       { ...clientConfig, application_name: `${applicationName} listener` },
       channel,
-      options.logger ? { logger: options.logger } : {},
+      { logger: options.logger, reconnectMs: options.listenReconnectMs },
     )
     await listener.start()
   }

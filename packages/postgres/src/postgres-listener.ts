@@ -27,16 +27,17 @@ export interface PostgresListenerStats {
  * One dedicated connection per process that `LISTEN`s on the journal's channel and wakes the read
  * journal on every notification. After every (re)connect it wakes the read journal too, so live queries
  * drain whatever was committed while it was away (PostgreSQL does not replay missed notifications).
- * A lost connection is reopened with a backoff from 50 ms up to `maxBackoffMs`; polling covers the gap.
+ * A lost connection is reopened after `reconnectMs` (default 50), doubling up to 2 s; polling covers the gap.
  */
 export class PostgresListener {
   readonly #config: pg.ClientConfig
   readonly #channel: string
   readonly #logger: Logger | undefined
+  readonly #firstBackoffMs: number
   readonly #maxBackoffMs: number
   readonly #wakeUps = new Subject<void>()
   #client: pg.Client | undefined
-  #backoffMs = 50
+  #backoffMs: number
   #timer: ReturnType<typeof setTimeout> | undefined
   #closed = false
   #stats = { connects: 0, notifications: 0, backendPid: undefined as number | undefined, listening: false }
@@ -44,12 +45,14 @@ export class PostgresListener {
   constructor(
     config: pg.ClientConfig,
     channel: string,
-    options: { logger?: Logger; maxBackoffMs?: number } = {},
+    options: { logger?: Logger | undefined; reconnectMs?: number | undefined } = {},
   ) {
     this.#config = config
     this.#channel = channel
     this.#logger = options.logger
-    this.#maxBackoffMs = options.maxBackoffMs ?? 2000
+    this.#firstBackoffMs = Math.max(1, options.reconnectMs ?? 50)
+    this.#backoffMs = this.#firstBackoffMs
+    this.#maxBackoffMs = Math.max(this.#firstBackoffMs, 2000)
   }
 
   /** Emits on every notification and after every (re)connect. */
@@ -109,7 +112,7 @@ export class PostgresListener {
         return
       }
       this.#client = client
-      this.#backoffMs = 50
+      this.#backoffMs = this.#firstBackoffMs
       this.#stats.connects++
       this.#stats.backendPid = rows[0]?.pid
       this.#stats.listening = true
