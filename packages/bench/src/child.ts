@@ -8,6 +8,7 @@ import path from 'node:path'
 import { runEmmettCommands } from './cases/emmett-case.ts'
 import { runJournalAppend } from './cases/journal-case.ts'
 import { runMemory } from './cases/memory-case.ts'
+import { runPostgresCase } from './cases/postgres-case.ts'
 import { runRawAppend } from './cases/raw-case.ts'
 import { runReadSide } from './cases/read-side-case.ts'
 import { runRecovery } from './cases/recovery-case.ts'
@@ -23,6 +24,7 @@ const cases = {
   recovery: (o: any, dir: string) => runRecovery({ ...o, dir }),
   memory: (o: any, dir: string) => runMemory({ ...o, dir }),
   'read-side': (o: any, dir: string) => runReadSide({ ...o, dir }),
+  postgres: (o: any) => runPostgresCase(o),
 } as const
 
 /** The names of the cases a child process can run. */
