@@ -142,6 +142,9 @@ async function timed(
   }
 }
 
+/** The most connections Emmett's pool gets (the server's `max_connections` is shared). */
+const EMMETT_MAX_POOL = 40
+
 /** One process of one configuration (run in a child process by {@link runPostgresBench}). */
 export async function runPostgresCase(options: PostgresCaseOptions): Promise<PostgresCaseResult> {
   if (options.side === 'statesource') {
@@ -170,8 +173,14 @@ export async function runPostgresCase(options: PostgresCaseOptions): Promise<Pos
     }
   }
   if (options.side === 'emmett') {
-    // Emmett's documented setup: getPostgreSQLEventStore(connectionString), pooled by default.
-    const eventStore = getPostgreSQLEventStore(options.url)
+    // Emmett's documented setup, getPostgreSQLEventStore(connectionString), with its pool (default 10
+    // connections) sized to the commands in flight: a command holds one connection while it waits for
+    // another, so a pool smaller than twice the commands in flight can stall for good (seen at 10 in flight).
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: Math.min(EMMETT_MAX_POOL, 2 * options.concurrency + 2),
+    })
+    const eventStore = getPostgreSQLEventStore(options.url, { connectionOptions: { pool } })
     try {
       const result = await timed(options, async (cartId, command) => {
         const outcome = await emmettHandle(eventStore, cartId, (state) =>
@@ -182,6 +191,7 @@ export async function runPostgresCase(options: PostgresCaseOptions): Promise<Pos
       return { ...result, transactions: result.ok }
     } finally {
       await eventStore.close()
+      await pool.end().catch(() => undefined)
     }
   }
   return runRaw(options)
@@ -282,7 +292,7 @@ export interface PostgresBenchRun {
   }
 }
 
-const CHILD_TIMEOUT_MS = 600_000
+const CHILD_TIMEOUT_MS = 180_000
 
 function runChild(options: PostgresCaseOptions): Promise<PostgresCaseResult> {
   return new Promise((resolve, reject) => {
