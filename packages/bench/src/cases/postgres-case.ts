@@ -428,7 +428,8 @@ export async function runPostgresBench(options: {
   }
   const find = (side: PostgresSide, processes: number) =>
     rows.find((r) => r.side === side && r.concurrency === 100 && r.processes === processes)!.commandsPerSec
-  const round = (n: number) => Math.round(n * 100) / 100
+  // A side that failed (0 commands/s) gives no ratio: NaN, shown as "n/a".
+  const round = (n: number) => (Number.isFinite(n) ? Math.round(n * 100) / 100 : Number.NaN)
   return {
     server: `PostgreSQL ${version?.server_version}`,
     durability: `fsync=${fsync?.fsync}, synchronous_commit=${syncCommit?.synchronous_commit}`,
@@ -456,7 +457,7 @@ export function formatPostgresTable(run: PostgresBenchRun): string {
         `| ${r.side} | ${n(r.concurrency)} | ${r.processes} | ${n(r.commands)} | ${n(r.commandsPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors}${r.errorKinds.length ? ` (${r.errorKinds[0]})` : ''} |`,
     ),
     '',
-    `statesource at 100 in flight: ${n(run.results.pg_cmds_per_s_100)} commands/s (${run.results.pg_e2e_vs_emmett}× Emmett on PostgreSQL, ${run.results.pg_e2e_vs_raw_same_rows} of raw \`pg\` at 100 rows per transaction); with 4 writer processes: ${n(run.results.pg_cmds_per_s_100_4proc)} commands/s in total.`,
+    `statesource at 100 in flight: ${n(run.results.pg_cmds_per_s_100)} commands/s (${Number.isNaN(run.results.pg_e2e_vs_emmett) ? 'n/a: Emmett failed at 100 in flight' : `${run.results.pg_e2e_vs_emmett}×`} Emmett on PostgreSQL, ${run.results.pg_e2e_vs_raw_same_rows} of raw \`pg\` at 100 rows per transaction); with 4 writer processes: ${n(run.results.pg_cmds_per_s_100_4proc)} commands/s in total.`,
   ]
   return `${lines.join('\n')}\n`
 }
