@@ -2,8 +2,12 @@ import {
   type AppendOutcome,
   type AppendRequest,
   ConcurrencyError,
+  checkEventLimits,
+  checkPersistenceId,
+  DEFAULT_INPUT_LIMITS,
   type EventEnvelope,
   type EventMetadata,
+  type ResolvedInputLimits,
   StatesourceError,
   toJson,
 } from '@statesource/core'
@@ -46,7 +50,10 @@ export interface AppendContext {
  * Validates and serializes a request. Throws (failing this request only) on bad input or on a payload or
  * metadata that is not JSON (`SERIALIZATION_FAILED`, from core's `toJson`).
  */
-export function encodeRequest(request: AppendRequest): PendingRequest {
+export function encodeRequest(
+  request: AppendRequest,
+  limits: ResolvedInputLimits = DEFAULT_INPUT_LIMITS,
+): PendingRequest {
   const { persistenceId, expectedSeqNr } = request
   if (typeof persistenceId !== 'string' || persistenceId.length === 0) {
     throw new StatesourceError('INVALID_INPUT', 'An append request needs a non-empty string persistenceId.')
@@ -57,6 +64,7 @@ export function encodeRequest(request: AppendRequest): PendingRequest {
       `The append to "${persistenceId}" has expectedSeqNr ${expectedSeqNr}; it must be an integer >= 0.`,
     )
   }
+  checkPersistenceId(persistenceId, limits)
   const events: EncodedEvent[] = []
   for (const event of request.events) {
     const type = event.type
@@ -80,6 +88,12 @@ export function encodeRequest(request: AppendRequest): PendingRequest {
     const metadata = isEmptyObject(event.metadata ?? {})
       ? EMPTY_METADATA
       : encodeJson(event.metadata, 'metadata', type)
+    checkEventLimits(
+      persistenceId,
+      { type, tags },
+      { payloadJson: payload.json, metadataJson: metadata.json },
+      limits,
+    )
     const stored = tags.length === 0 ? NO_TAGS : tags.map(toDbText)
     events.push({
       type,

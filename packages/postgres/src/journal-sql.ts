@@ -1,4 +1,10 @@
-import { type EventEnvelope, type EventMetadata, isStatesourceError, JournalError } from '@statesource/core'
+import {
+  type EventEnvelope,
+  type EventMetadata,
+  isStatesourceError,
+  JournalError,
+  JournalOutcomeUnknownError,
+} from '@statesource/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { fromDbText } from './pg-text.ts'
 import { APPEND_FUNCTION, qualified, TABLES } from './postgres-schema.ts'
@@ -124,11 +130,9 @@ export function isOutcomeUnknown(error: unknown): boolean {
 export function appendFailure(error: unknown): Error {
   if (isStatesourceError(error)) return error
   if (isOutcomeUnknown(error)) {
-    // TODO(JournalOutcomeUnknownError): once core has it, return it here (code JOURNAL_OUTCOME_UNKNOWN).
-    return new JournalError(
-      `Appending to the journal lost the connection to PostgreSQL (${messageOf(error)}); the batch may or may not have been committed. Retry with the same commandId: a command already stored is not applied twice.`,
-      { cause: error },
-    )
+    return new JournalOutcomeUnknownError(`the connection to PostgreSQL broke (${messageOf(error)})`, {
+      cause: error,
+    })
   }
   return journalFailure(error, 'Appending to the journal', 'Nothing from this append was written; retry it.')
 }

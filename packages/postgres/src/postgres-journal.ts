@@ -3,9 +3,12 @@ import {
   type AppendRequest,
   type EventEnvelope,
   type EventPageSource,
+  type InputLimits,
   type Journal,
   JournalError,
   type ReplayOptions,
+  type ResolvedInputLimits,
+  resolveInputLimits,
 } from '@statesource/core'
 import { type Observable, Subject } from 'rxjs'
 import {
@@ -45,6 +48,8 @@ export interface PostgresJournalConfig {
   maxBatchEvents?: number
   /** Clock for `timestamp`. Default `Date.now`. */
   now?: () => number
+  /** Size limits `append` enforces (payload, metadata, id, type and tags). Default `DEFAULT_INPUT_LIMITS`. */
+  limits?: InputLimits
 }
 
 /**
@@ -138,10 +143,12 @@ interface QueuedRequest {
  * processes. A second request for a stream already in the batch waits for the next batch. Payloads are
  * serialized before the batch: an unserializable one fails its own request with `SERIALIZATION_FAILED`.
  * When the statement fails, every call in the batch rejects with a `JournalError`; when the connection
- * broke before the commit was confirmed, the message says so (the batch may have committed) and tells
- * the caller to retry with the same `commandId`.
+ * broke before the commit was confirmed, with a `JournalOutcomeUnknownError` (the batch may have
+ * committed): retry with the same `commandId`.
  */
 export class PostgresJournal implements Journal, EventPageSource {
+  /** The size limits `append` enforces. */
+  readonly limits: ResolvedInputLimits
   readonly #query: Query
   readonly #sql: JournalSql
   readonly #channel: string
@@ -178,6 +185,7 @@ export class PostgresJournal implements Journal, EventPageSource {
     this.#writerId = config.writerId
     this.#now = config.now ?? Date.now
     this.#maxBatchEvents = Math.max(1, config.maxBatchEvents ?? 2000)
+    this.limits = resolveInputLimits(config.limits, 'openPostgres(url, { limits })')
   }
 
   /** Emits after every batch of this process that stored events: the in-process wake-up. */
@@ -196,7 +204,7 @@ export class PostgresJournal implements Journal, EventPageSource {
     const pending: PendingRequest[] = []
     for (const request of requests) {
       try {
-        const encoded = encodeRequest(request)
+        const encoded = encodeRequest(request, this.limits)
         slots.push(encoded)
         pending.push(encoded)
       } catch (error) {

@@ -117,8 +117,8 @@ describe('gap-safe ordering on PostgreSQL', () => {
        WHERE wait_event_type = 'Lock' AND query LIKE '%statesource_append%' AND application_name = 'statesource'`,
     )
     const error = await waiting
-    expect(isStatesourceError(error, 'JOURNAL_FAILURE')).toBe(true)
-    expect((error as Error).message).toContain('Retry with the same commandId')
+    expect(isStatesourceError(error, 'JOURNAL_OUTCOME_UNKNOWN')).toBe(true)
+    expect((error as Error).message).toContain('Retry the command with the same commandId')
 
     await holder.query('COMMIT')
     const [outcome] = await db.journal.append([appendRequest('v', [newEvent('after')])])
