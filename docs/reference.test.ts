@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import * as core from '@statesource/core'
 import * as testing from '@statesource/core/testing'
 import * as inspect from '@statesource/inspect'
+import * as postgres from '@statesource/postgres'
 import * as sqlite from '@statesource/sqlite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -19,6 +20,7 @@ const entryPoints = [
   { name: '@statesource/core', index: 'core/src/index.ts', module: core as object },
   { name: '@statesource/core/testing', index: 'core/src/testing/index.ts', module: testing as object },
   { name: '@statesource/sqlite', index: 'sqlite/src/index.ts', module: sqlite as object },
+  { name: '@statesource/postgres', index: 'postgres/src/index.ts', module: postgres as object },
   { name: '@statesource/inspect', index: 'inspect/src/index.ts', module: inspect as object },
 ]
 

@@ -15,6 +15,7 @@ const MODULES = {
       'Test helpers: given/when/then specs for aggregates and the contract suite every journal must pass.',
   },
   'sqlite/src': { name: '@statesource/sqlite', summary: description('sqlite') },
+  'postgres/src': { name: '@statesource/postgres', summary: description('postgres') },
   'inspect/src': { name: '@statesource/inspect', summary: description('inspect') },
 }
 

@@ -2,5 +2,13 @@ import { defineProject } from 'vitest/config'
 
 export default defineProject({
   // Each test runs the demo end to end on a real SQLite file (or spawns the CLI): seconds, not milliseconds.
-  test: { name: 'demo', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
+  // The PostgreSQL run finds its server like the @statesource/postgres tests do (STATESOURCE_PG_URL, else an
+  // embedded PostgreSQL started for the run).
+  test: {
+    name: 'demo',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    globalSetup: ['../postgres/test/global-setup.ts'],
+  },
 })

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { runCommandCase } from './cases/command-case.ts'
 import { runJournalAppend } from './cases/journal-case.ts'
 import { runMemory } from './cases/memory-case.ts'
+import { runPostgresCase } from './cases/postgres-case.ts'
 import { runRawAppend } from './cases/raw-case.ts'
 import { runCatchup, runLagPoller, runLagUnderLoad } from './cases/read-side-case.ts'
 import { prepareRecovery, runColdRecovery } from './cases/recovery-case.ts'
@@ -23,6 +24,7 @@ const cases = {
   catchup: (o: any) => runCatchup(o),
   lag: (o: any, dir: string) => runLagUnderLoad({ ...o, dir }),
   'lag-poller': (o: any) => runLagPoller(o),
+  postgres: (o: any) => runPostgresCase(o),
 } as const
 
 /** The names of the cases a child process can run. */

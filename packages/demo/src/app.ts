@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs'
 import path from 'node:path'
 import {
   AuditLog,
@@ -16,21 +15,14 @@ import {
   silentLogger,
   StatesourceError,
 } from '@statesource/core'
-import { createSqliteScheduleStore, openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
 import { type Observable, Subject, scan } from 'rxjs'
 import { type AnyActorRef, createActor, setup, spawnChild } from 'xstate'
 import { order, payment, shipment } from './aggregates.ts'
 import { authorization } from './authorization.ts'
 import { commandValidators } from './command-schemas.ts'
 import { createProgress, formatCount, formatMoney, type Output, type Progress } from './progress.ts'
-import {
-  type DailyRevenue,
-  ORDER_STATUSES,
-  type OrdersByStatus,
-  ordersByStatusReader,
-  type RevenuePerDay,
-  revenuePerDayReader,
-} from './projections.ts'
+import { type DailyRevenue, ORDER_STATUSES, type OrdersByStatus, type RevenuePerDay } from './projections.ts'
+import { openShopDatabase, type ShopDatabase } from './shop-database.ts'
 import { orderId, orderNumber, placedAt, returnStepsOf, type Step, stepsOf } from './workload.ts'
 
 /**
@@ -44,6 +36,13 @@ import { orderId, orderNumber, placedAt, returnStepsOf, type Step, stepsOf } fro
 export interface DemoOptions {
   /** The SQLite file holding the journal, the read models, the offsets and the schedules. */
   readonly dbPath: string
+  /**
+   * A PostgreSQL URL: run on that database instead of the SQLite file, in the schema `postgresSchema`
+   * (default `statesource_demo`); a later run continues from it like from the file.
+   */
+  readonly postgresUrl?: string
+  /** The PostgreSQL schema of the demo. Default `statesource_demo`. */
+  readonly postgresSchema?: string
   /** New orders this run places. Default 2,000 (about 25,000 commands). */
   readonly orders?: number
   /** Orders in flight at once; each order's commands are sent one after the other. Default 100. */
@@ -71,6 +70,8 @@ export interface DemoOptions {
  */
 export interface DemoSummary {
   readonly dbPath: string
+  /** Where the run wrote: the SQLite file's name, or the PostgreSQL schema and database. */
+  readonly database: string
   /** 1 for a fresh database, then 2, 3, ... */
   readonly run: number
   /** The first and last order number of this run, and how many orders it placed. */
@@ -158,20 +159,20 @@ const DURABLE_PROJECTIONS = ['orders-by-status', 'revenue-per-day'] as const
  *
  * @example
  * ```ts
- * const shop = buildShop(await openSqlite('shop.db'), { quiet: true })
+ * const shop = buildShop(await openShopDatabase({ dbPath: 'shop.db' }), { quiet: true })
  * ```
  */
-export function buildShop(sqlite: StatesourceSqlite, options: { readonly quiet?: boolean } = {}) {
+export function buildShop(database: ShopDatabase, options: { readonly quiet?: boolean } = {}) {
   const notifications = { queued: 0, last: '' }
   const expired = new Set<string>()
   const tapped = new Subject<EventEnvelope>()
-  const builder = CqrsPattern.builder({ journal: sqlite.journal, name: GATEWAY_SYSTEM_ID })
+  const builder = CqrsPattern.builder({ journal: database.journal, name: GATEWAY_SYSTEM_ID })
     .withAggregate(order)
     .withAggregate(payment)
     .withAggregate(shipment)
-    .readJournal(sqlite.readJournal({ pollIntervalMs: 250 }))
-    .offsetStore(sqlite.offsetStore)
-    .snapshotStore(sqlite.snapshotStore)
+    .readJournal(database.readJournal({ pollIntervalMs: 250 }))
+    .offsetStore(database.offsetStore)
+    .snapshotStore(database.snapshotStore)
     .snapshotPolicy({ every: 5 })
     .logger(options.quiet ? silentLogger : consoleLogger)
   for (const validator of commandValidators) builder.onCommand(validator)
@@ -192,8 +193,8 @@ export function buildShop(sqlite: StatesourceSqlite, options: { readonly quiet?:
       },
     })
     .withTap({ name: 'metrics', events: tapped, bufferSize: 100_000 })
-  const ordersByStatus = builder.withReader(ordersByStatusReader(sqlite))
-  const revenuePerDay = builder.withReader(revenuePerDayReader(sqlite))
+  const ordersByStatus = builder.withReader(database.ordersByStatus)
+  const revenuePerDay = builder.withReader(database.revenuePerDay)
   const audit = builder.withReader(new AuditLog({ capacity: 100 }))
   const topology = builder.build()
   return { topology, ordersByStatus, revenuePerDay, audit, notifications, expired, tapped }
@@ -236,41 +237,28 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (!options.quiet) out.write(`${line}\n`)
   }
   const dbPath = path.resolve(options.cwd ?? process.cwd(), options.dbPath)
-  if (options.reset) {
-    for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(file, { force: true })
-  }
-  const sqlite = await openSqlite(dbPath)
+  const database = await openShopDatabase({
+    dbPath,
+    postgresUrl: options.postgresUrl,
+    postgresSchema: options.postgresSchema,
+    reset: options.reset,
+  })
   let app: AnyActorRef | undefined
   let handles: CqrsHandles | undefined
   let scheduler: DurableScheduler | undefined
   let shop: ReturnType<typeof buildShop> | undefined
   try {
-    shop = buildShop(sqlite, { quiet: options.quiet ?? false })
-    const db = sqlite.db!
-    db.exec(`CREATE TABLE IF NOT EXISTS demo_run (
-      run INTEGER PRIMARY KEY AUTOINCREMENT,
-      first_order INTEGER NOT NULL,
-      last_order INTEGER NOT NULL,
-      started_at INTEGER NOT NULL
-    )`)
-    const previous = db
-      .prepare('SELECT run, first_order, last_order FROM demo_run ORDER BY run DESC LIMIT 1')
-      .get() as { run: number; first_order: number; last_order: number } | undefined
+    shop = buildShop(database, { quiet: options.quiet ?? false })
     // Order numbers continue after the last run's range, even if that run stopped half-way.
-    const first = (previous?.last_order ?? 0) + 1
-    const last = first + orderCount - 1
-    const run = Number(
-      db
-        .prepare('INSERT INTO demo_run (first_order, last_order, started_at) VALUES (?, ?, ?)')
-        .run(first, last, Date.now()).lastInsertRowid,
-    )
+    const { run, first, last, previous } = await database.startRun(orderCount)
     const offsetsAtStart: Record<string, number> = {}
-    for (const name of DURABLE_PROJECTIONS) offsetsAtStart[name] = (await sqlite.offsetStore.load(name)) ?? 0
+    for (const name of DURABLE_PROJECTIONS)
+      offsetsAtStart[name] = (await database.offsetStore.load(name)) ?? 0
 
     say(
       previous
-        ? `Run ${run}: continuing ${path.basename(dbPath)} (orders 1-${formatCount(previous.last_order)} exist; placing ${formatCount(first)}-${formatCount(last)})`
-        : `Run ${run}: new database ${path.basename(dbPath)} (placing orders ${formatCount(first)}-${formatCount(last)})`,
+        ? `Run ${run}: continuing ${database.label} (orders 1-${formatCount(previous.last)} exist; placing ${formatCount(first)}-${formatCount(last)})`
+        : `Run ${run}: new database ${database.label} (placing orders ${formatCount(first)}-${formatCount(last)})`,
     )
 
     // The application's own actor system, with the gateway spawned inside it.
@@ -289,8 +277,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const subscriptions = [count$.subscribe((n) => (tapped = n))]
 
     const persistedBefore = handles.stats.persistedEvents
-    const store = await createSqliteScheduleStore(sqlite)
-    scheduler = createDurableScheduler({ store, handles })
+    scheduler = createDurableScheduler({ store: database.scheduleStore, handles })
     const startup = await scheduler.start()
     if (startup.fired + startup.rearmed > 0) {
       say(
@@ -302,13 +289,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // then the new orders.
     const flows: Step[][] = []
     if (previous) {
-      const delivered = db
-        .prepare(
-          "SELECT order_id FROM demo_order WHERE status = 'delivered' AND order_id BETWEEN ? AND ? ORDER BY order_id",
-        )
-        .all(orderId(previous.first_order), orderId(previous.last_order)) as { order_id: string }[]
+      const delivered = await database.deliveredOrders(orderId(previous.first), orderId(previous.last))
       const returnAt = new Date(placedAt(first)).toISOString()
-      for (const { order_id } of delivered) {
+      for (const order_id of delivered) {
         const n = orderNumber(order_id)
         if (n % 50 === 7) flows.push(returnStepsOf(n, returnAt))
       }
@@ -385,7 +368,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     progress?.finish()
 
     // Read your writes: every projection reflects the journal up to its head before anything is printed.
-    const head = await sqlite.journal.highestOrdering()
+    const head = await database.journal.highestOrdering()
     await Promise.all([
       shop.ordersByStatus.waitForOffset(head, { timeout: 30_000 }),
       shop.revenuePerDay.waitForOffset(head, { timeout: 30_000 }),
@@ -399,6 +382,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const expiries = pending.filter((s) => s.id.startsWith('expire-payment:'))
     const summary: DemoSummary = {
       dbPath,
+      database: database.label,
       run,
       orders: { first, last, count: orderCount },
       commands: {
@@ -438,7 +422,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       },
       notifications: shop.notifications.queued,
       gatewayInAppSystem: app.system.get(GATEWAY_SYSTEM_ID) === handles.gateway,
-      viewerCommand: viewerCommand(dbPath),
+      viewerCommand: options.postgresUrl
+        ? 'The lifecycle viewer reads SQLite files; run the demo without --postgres to try it.'
+        : viewerCommand(dbPath),
     }
     if (!options.quiet) printSummary(say, summary, shop.notifications.last)
     return summary
@@ -447,7 +433,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await handles?.stop()
     app?.stop()
     shop?.tapped.complete()
-    await sqlite.close()
+    await database.close()
   }
 }
 
@@ -532,7 +518,7 @@ function printSummary(say: (line?: string) => void, s: DemoSummary, lastNotifica
   say(
     `Projection offsets: ${DURABLE_PROJECTIONS.map((name) => `${name} ${formatCount(s.projections.offsetsAtStart[name] ?? 0)} → ${formatCount(s.projections.offsets[name] ?? 0)}`).join(', ')}`,
   )
-  say(`Journal: ${formatCount(s.events.inJournal)} events in ${s.dbPath}`)
+  say(`Journal: ${formatCount(s.events.inJournal)} events in ${s.database}`)
   say()
   say('To browse this database:')
   say(`  ${s.viewerCommand}`)

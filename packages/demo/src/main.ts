@@ -6,9 +6,13 @@ import { runDemo } from './app.ts'
 // --db path (and the default file) lands where they expect it.
 const cwd = process.env.INIT_CWD ?? process.cwd()
 
-const usage = `Usage: pnpm demo [--db <path>] [--orders <n>] [--concurrency <n>] [--payment-window <ms>] [--reset] [--quiet]
+const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
+
+const usage = `Usage: pnpm demo [--db <path>] [--postgres [url]] [--orders <n>] [--concurrency <n>] [--payment-window <ms>] [--reset] [--quiet]
 
   --db <path>            SQLite file (default ./statesource-demo.db); a second run continues from it
+  --postgres [url]       run on PostgreSQL instead, in the schema statesource_demo (url default: $STATESOURCE_PG_URL,
+                         $DATABASE_URL or ${DEFAULT_PG_URL}); a second run continues from it
   --orders <n>           new orders to place (default 2000, about 25,000 commands)
   --concurrency <n>      orders in flight at once (default 100)
   --payment-window <ms>  real time before an unpaid order is cancelled by its scheduled command (default 2000)
@@ -28,6 +32,17 @@ function integer(value: string | undefined, flag: string): number | undefined {
 // `pnpm demo -- --reset` (the npm habit) hands the script a leading `--`; the flags after it are meant all the same.
 const argv = process.argv.slice(2)
 if (argv[0] === '--') argv.shift()
+
+// --postgres takes an optional URL, which parseArgs cannot express: take it (and its value) out first.
+let postgresUrl: string | undefined
+const pgFlag = argv.findIndex((arg) => arg === '--postgres' || arg.startsWith('--postgres='))
+if (pgFlag >= 0) {
+  const flag = argv[pgFlag]!
+  const value = flag.includes('=') ? flag.slice(flag.indexOf('=') + 1) : argv[pgFlag + 1]
+  const given = value !== undefined && !value.startsWith('--')
+  postgresUrl = given ? value : (process.env.STATESOURCE_PG_URL ?? process.env.DATABASE_URL ?? DEFAULT_PG_URL)
+  argv.splice(pgFlag, given && !flag.includes('=') ? 2 : 1)
+}
 
 let values: ReturnType<typeof parse>['values']
 function parse() {
@@ -64,6 +79,7 @@ const summary = await runDemo({
   cwd,
   reset: values.reset,
   quiet: values.quiet,
+  ...(postgresUrl !== undefined ? { postgresUrl } : {}),
   ...(orders !== undefined ? { orders } : {}),
   ...(concurrency !== undefined ? { concurrency } : {}),
   ...(paymentWindowMs !== undefined ? { paymentWindowMs } : {}),
