@@ -4,6 +4,8 @@ import {
   ConcurrencyError,
   checkEventLimits,
   checkPersistenceId,
+  checkText,
+  checkTexts,
   DEFAULT_INPUT_LIMITS,
   type EventEnvelope,
   type EventMetadata,
@@ -63,6 +65,12 @@ export function encodeRequest(
       'INVALID_INPUT',
       `The append to "${persistenceId}" has expectedSeqNr ${expectedSeqNr}; it must be an integer >= 0.`,
     )
+  }
+  // Text columns store UTF-8: a lone surrogate would be changed, so it is refused, naming the field.
+  checkText(persistenceId, 'persistenceId')
+  for (const event of request.events) {
+    checkText(event.type, 'event type')
+    checkTexts(event.tags, 'tag')
   }
   checkPersistenceId(persistenceId, limits)
   const events: EncodedEvent[] = []

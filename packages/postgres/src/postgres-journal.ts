@@ -1,6 +1,7 @@
 import {
   type AppendOutcome,
   type AppendRequest,
+  checkText,
   type EventEnvelope,
   type EventPageSource,
   type InputLimits,
@@ -221,6 +222,7 @@ export class PostgresJournal implements Journal, EventPageSource {
 
   async replay(persistenceId: string, options: ReplayOptions = {}): Promise<EventEnvelope[]> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     const max = options.max ?? -1
     if (max === 0) return []
     const from = options.fromSeqNr ?? 1
@@ -243,6 +245,7 @@ export class PostgresJournal implements Journal, EventPageSource {
     options: { fromSeqNr?: number } = {},
   ): Promise<PostgresRecoveryRead> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     const rows = await this.#read<JournalRow & { highest: string | number }>(
       this.#sql.recovery,
       [toDbText(persistenceId), options.fromSeqNr ?? 1],
@@ -258,6 +261,7 @@ export class PostgresJournal implements Journal, EventPageSource {
 
   async highestSeqNr(persistenceId: string): Promise<number> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     const rows = await this.#read<{ seq_nr: string }>(
       this.#sql.currentSeqNr,
       [toDbText(persistenceId)],
@@ -268,6 +272,7 @@ export class PostgresJournal implements Journal, EventPageSource {
 
   async deleteTo(persistenceId: string, toSeqNr: number): Promise<void> {
     this.#assertOpen()
+    checkText(persistenceId, 'persistenceId')
     // Behind the queued appends, so a delete never overtakes an append the caller already issued.
     await this.flush()
     try {
