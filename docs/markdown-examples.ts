@@ -37,3 +37,14 @@ function dedent(text: string): string {
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.match(/^ */)![0].length))
   return lines.map((l) => l.slice(indent)).join('\n')
 }
+
+/**
+ * The code a page prints under `<!-- example: file#region -->`, exactly as a reader copies it.
+ * Throws when the page has no such block.
+ */
+export function printedBlock(page: string, file: string, region: string): string {
+  for (const [, blockFile, blockRegion, code] of readFileSync(page, 'utf8').matchAll(EXAMPLE_BLOCK)) {
+    if (blockFile === file && blockRegion === region) return code!
+  }
+  throw new Error(`${page} prints no block "${file}#${region}".`)
+}

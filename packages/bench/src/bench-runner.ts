@@ -110,6 +110,8 @@ export interface BenchRun {
 export function runCase<T>(name: CaseName, options: object, config: { exposeGc?: boolean } = {}): Promise<T> {
   const args = [
     ...(config.exposeGc ? ['--expose-gc'] : []),
+    // The workspace packages from their sources, as `pnpm bench` runs them (their exports' source condition).
+    '--conditions=@statesource/source',
     '--import',
     'tsx',
     CHILD,
