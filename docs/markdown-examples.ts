@@ -9,11 +9,14 @@ export const docsDir = dirname(fileURLToPath(import.meta.url))
 export const EXAMPLE_BLOCK = /<!-- example: ([\w./-]+)#([\w-]+) -->\s*```ts\n([\s\S]*?)```/g
 
 /**
- * README.md and every Markdown page under docs/, except the examples and the generated API reference
+ * README.md, each published package's README.md and every Markdown page under docs/, except the examples and the generated API reference
  * (its code blocks are signatures and the TSDoc `@example`s of the source, checked by `tsc`).
  */
 export function markdownPages(): string[] {
-  return [join(docsDir, '..', 'README.md'), ...listMarkdown(docsDir)]
+  const packages = ['core', 'sqlite', 'inspect'].map((name) =>
+    join(docsDir, '..', 'packages', name, 'README.md'),
+  )
+  return [join(docsDir, '..', 'README.md'), ...packages, ...listMarkdown(docsDir)]
 }
 
 function listMarkdown(dir: string): string[] {

@@ -14,15 +14,17 @@ const dir = mkdtempSync(join(scratch, 'printed-'))
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-async function runTwice(name: string, code: string): Promise<[string[], string[]]> {
+/** Saves `code` as `name` in the folder and runs it with `node --import tsx`; returns the lines it printed. */
+async function run(name: string, code: string): Promise<string[]> {
   const file = join(dir, name)
   writeFileSync(file, code)
-  const run = async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: dir })
-    return stdout.trimEnd().split('\n')
-  }
-  const first = await run()
-  return [first, await run()]
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: dir })
+  return stdout.trimEnd().split('\n')
+}
+
+async function runTwice(name: string, code: string): Promise<[string[], string[]]> {
+  const first = await run(name, code)
+  return [first, await run(name, code)]
 }
 
 describe('printed programs run as written, twice in a row', () => {
@@ -41,5 +43,27 @@ describe('printed programs run as written, twice in a row', () => {
     expect(first).toEqual(['open 1, done 1, duplicate false'])
     expect(second).toEqual(['open 1, done 1, duplicate true'])
     expect(existsSync(join(dir, 'todos.db'))).toBe(true)
+  })
+})
+
+describe("each package README's example runs as printed", () => {
+  const readme = (name: string) => join(docsDir, '..', 'packages', name, 'README.md')
+
+  it('@statesource/core', async () => {
+    expect(await run('core.ts', printedBlock(readme('core'), 'package-core.ts', 'core'))).toEqual([
+      'c-1 at version 1',
+    ])
+  })
+
+  it('@statesource/sqlite, twice on lamps.db', async () => {
+    const code = printedBlock(readme('sqlite'), 'package-sqlite.ts', 'sqlite')
+    const expected = ['l-1 stored at version 1']
+    expect(await runTwice('sqlite.ts', code)).toEqual([expected, expected])
+  })
+
+  it('@statesource/inspect', async () => {
+    expect(await run('inspect.ts', printedBlock(readme('inspect'), 'package-inspect.ts', 'inspect'))).toEqual(
+      ['true', 'stateDiagram-v2'],
+    )
   })
 })
