@@ -9,11 +9,14 @@ export const docsDir = dirname(fileURLToPath(import.meta.url))
 export const EXAMPLE_BLOCK = /<!-- example: ([\w./-]+)#([\w-]+) -->\s*```ts\n([\s\S]*?)```/g
 
 /**
- * README.md and every Markdown page under docs/, except the examples and the generated API reference
+ * README.md, each published package's README.md and every Markdown page under docs/, except the examples and the generated API reference
  * (its code blocks are signatures and the TSDoc `@example`s of the source, checked by `tsc`).
  */
 export function markdownPages(): string[] {
-  return [join(docsDir, '..', 'README.md'), ...listMarkdown(docsDir)]
+  const packages = ['core', 'sqlite', 'postgres', 'inspect'].map((name) =>
+    join(docsDir, '..', 'packages', name, 'README.md'),
+  )
+  return [join(docsDir, '..', 'README.md'), ...packages, ...listMarkdown(docsDir)]
 }
 
 function listMarkdown(dir: string): string[] {
@@ -36,4 +39,15 @@ function dedent(text: string): string {
   const lines = text.split('\n')
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.match(/^ */)![0].length))
   return lines.map((l) => l.slice(indent)).join('\n')
+}
+
+/**
+ * The code a page prints under `<!-- example: file#region -->`, exactly as a reader copies it.
+ * Throws when the page has no such block.
+ */
+export function printedBlock(page: string, file: string, region: string): string {
+  for (const [, blockFile, blockRegion, code] of readFileSync(page, 'utf8').matchAll(EXAMPLE_BLOCK)) {
+    if (blockFile === file && blockRegion === region) return code!
+  }
+  throw new Error(`${page} prints no block "${file}#${region}".`)
 }

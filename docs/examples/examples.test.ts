@@ -2,13 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { printedLines } from './print-lines.ts'
 
 describe('docs examples run and print what their comments say', () => {
-  it('quick start', async () => {
-    expect(await printedLines(import('./quick-start.ts'))).toEqual([
-      'version 2',
-      'Command "withdraw" for "account|acc-1" was rejected by decide: insufficient funds',
-    ])
-  })
-
   it('aggregates: given/when/then', async () => {
     expect(await printedLines(import('./aggregates.ts'))).toEqual([
       '[{"type":"placed","at":1700000000000}]',

@@ -52,23 +52,27 @@ const counts = defineReader({
   },
 })
 
-export async function run(file: string, log: (line: string) => void = console.log) {
+async function run(file: string) {
   const sqlite = await openSqlite(file) // an embedded SQLite file: WAL, migrations applied
   const builder = CqrsPattern.builder({ journal: sqlite.journal }).withAggregate(todo)
   const countsView = builder.withReader(counts)
   const handles = await builder.build().materialize()
 
+  // Each command carries an id, so running the program again writes nothing twice: the journal already
+  // holds these commands and each send returns its first result, marked `duplicate`.
   const todos = handles.repository(todo)
-  await todos.send('t-1', { type: 'add', title: 'Write the docs' })
-  await todos.send('t-2', { type: 'add', title: 'Ship it' })
-  const last = await todos.send('t-1', { type: 'complete' })
+  await todos.send('t-1', { type: 'add', title: 'Write the docs' }, { commandId: 'add-t-1' })
+  await todos.send('t-2', { type: 'add', title: 'Ship it' }, { commandId: 'add-t-2' })
+  const last = await todos.send('t-1', { type: 'complete' }, { commandId: 'complete-t-1' })
 
   const state = await countsView.waitForOffset(last.ordering)
-  log(`open ${state.open}, done ${state.done}`) // open 1, done 1
+  console.log(`open ${state.open}, done ${state.done}, duplicate ${last.duplicate}`)
+  // first run: open 1, done 1, duplicate false
+  // next runs: open 1, done 1, duplicate true
 
   await handles.stop()
   await sqlite.close()
 }
-// #endregion app
 
-if (import.meta.url === `file://${process.argv[1]}`) await run('todos.db')
+await run('todos.db')
+// #endregion app

@@ -27,17 +27,3 @@ describe('guide examples run and print what their comments say', () => {
     ])
   })
 })
-
-describe('getting started', () => {
-  it('runs from an empty database to a first projection', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs')
-    const { tmpdir } = await import('node:os')
-    const { join } = await import('node:path')
-    const dir = mkdtempSync(join(tmpdir(), 'statesource-start-'))
-    const { run } = await import('./getting-started.ts')
-    const first: string[] = []
-    await run(join(dir, 'todos.db'), (line) => first.push(line))
-    expect(first).toEqual(['open 1, done 1'])
-    rmSync(dir, { recursive: true, force: true })
-  })
-})

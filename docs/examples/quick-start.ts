@@ -44,7 +44,7 @@ const account = defineAggregate({
 })
 
 // 3. Wire it up and send commands.
-export async function main(log: (line: string) => void = console.log) {
+async function main() {
   const handles = await CqrsPattern.builder({ journal: createInMemoryJournal() })
     .withAggregate(account)
     .build()
@@ -53,16 +53,16 @@ export async function main(log: (line: string) => void = console.log) {
 
   await accounts.send('acc-1', { type: 'open' })
   const { version } = await accounts.send('acc-1', { type: 'deposit', amount: 100 })
-  log(`version ${version}`) // version 2
+  console.log(`version ${version}`) // version 2
 
   try {
     await accounts.send('acc-1', { type: 'withdraw', amount: 500 })
   } catch (error) {
-    log((error as Error).message)
+    console.log((error as Error).message)
     // Command "withdraw" for "account|acc-1" was rejected by decide: insufficient funds
   }
   await handles.stop()
 }
-// #endregion quick-start
 
-if (import.meta.url === `file://${process.argv[1]}`) await main()
+await main()
+// #endregion quick-start

@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config'
+import { resolveSource } from '../../vitest.shared.ts'
 
 export default defineProject({
+  ...resolveSource,
   test: {
     name: 'inspect',
     include: ['test/**/*.test.ts'],

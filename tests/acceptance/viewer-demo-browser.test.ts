@@ -9,12 +9,13 @@ import { runCli } from '@statesource/inspect'
 import { openSqlite } from '@statesource/sqlite'
 import {
   chromiumMissing,
+  describeWithChromium,
   type LoopbackPage,
   openLoopbackPage,
   saveScreenshot,
 } from '@statesource/test-support/browser'
 import { type RunningServerCommand, startServerCommand } from '@statesource/test-support/server-command'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 
 // Functions passed to page.evaluate run in the page; the tests' TypeScript has no DOM types.
 declare const document: any
@@ -35,7 +36,7 @@ function stateIdsOf(root: string, value: unknown): string[] {
   return [...new Set(out)]
 }
 
-describe('lifecycle viewer in Chromium on a database written by the demo', () => {
+describeWithChromium('lifecycle viewer in Chromium on a database written by the demo', () => {
   let view: LoopbackPage | undefined
   let viewer: RunningServerCommand | undefined
   let url: string

@@ -220,6 +220,8 @@ export async function runCaseIn<T>(
   const args = [
     ...(config.exposeGc ? ['--expose-gc'] : []),
     ...(config.maxOldSpaceMb ? [`--max-old-space-size=${config.maxOldSpaceMb}`] : []),
+    // The workspace packages from their sources, as `pnpm bench` runs them (their exports' source condition).
+    '--conditions=@statesource/source',
     '--import',
     'tsx',
     CHILD,

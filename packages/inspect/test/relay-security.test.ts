@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
-import { type LoopbackPage, openLoopbackPage } from '@statesource/test-support/browser'
+import { describeWithChromium, type LoopbackPage, openLoopbackPage } from '@statesource/test-support/browser'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { type InspectorRelay, startInspectorRelay } from '../src/index.ts'
@@ -224,7 +224,7 @@ describe('inspector relay: who may connect and what it forwards', () => {
   })
 })
 
-describe('inspector relay in Chromium', () => {
+describeWithChromium('inspector relay in Chromium', () => {
   let view: LoopbackPage
   const servers: Server[] = []
   beforeAll(async () => {

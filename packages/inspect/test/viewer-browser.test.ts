@@ -2,9 +2,14 @@ import { copyFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CqrsPattern } from '@statesource/core'
 import { openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
-import { type LoopbackPage, openLoopbackPage, saveScreenshot } from '@statesource/test-support/browser'
+import {
+  describeWithChromium,
+  type LoopbackPage,
+  openLoopbackPage,
+  saveScreenshot,
+} from '@statesource/test-support/browser'
 import { type RunningServerCommand, startServerCommand } from '@statesource/test-support/server-command'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, startViewer, type Viewer } from '../src/index.ts'
 import { brokenOrder } from './broken-order.ts'
 import { order, tempDir } from './fixtures.ts'
@@ -62,7 +67,7 @@ async function rowsOf(page: Page, list: string): Promise<string[]> {
   )
 }
 
-describe('lifecycle viewer in Chromium', () => {
+describeWithChromium('lifecycle viewer in Chromium', () => {
   let view: LoopbackPage | undefined
   let viewer: RunningServerCommand | undefined
   let broken: Viewer | undefined

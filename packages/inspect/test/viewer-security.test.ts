@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import { createInMemoryJournal, defineAggregate } from '@statesource/core'
 import { appendRequest, newEvent } from '@statesource/core/testing'
-import { type LoopbackPage, openLoopbackPage } from '@statesource/test-support/browser'
+import { describeWithChromium, type LoopbackPage, openLoopbackPage } from '@statesource/test-support/browser'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { setup } from 'xstate'
 import { startViewer, type Viewer } from '../src/index.ts'
@@ -125,7 +125,7 @@ const evil = defineAggregate({
   commands: { rename: () => ({ type: 'renamed' as const }) },
 })
 
-describe('lifecycle viewer in Chromium: hostile charts and the policy', () => {
+describeWithChromium('lifecycle viewer in Chromium: hostile charts and the policy', () => {
   let view: LoopbackPage
   let viewer: Viewer
   beforeAll(async () => {

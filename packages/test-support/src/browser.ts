@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page } from 'playwright-core'
+import { describe } from 'vitest'
 
 /** The Chromium the browser tests drive: Debian's package (`apt-get install chromium`), or `CHROMIUM_PATH`. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -24,6 +25,45 @@ const LEAVES_LOOPBACK = /^(?!http:\/\/127\.0\.0\.1[:/])/
 export function chromiumMissing(executablePath = CHROMIUM_PATH): string | undefined {
   if (existsSync(executablePath)) return undefined
   return `Chromium is not installed at ${executablePath}: the viewer's browser tests need it. Install it with "apt-get install -y chromium" (.ci/run does), or set CHROMIUM_PATH.`
+}
+
+/**
+ * Why the browser tests are skipped on this machine, or `undefined` when they run: they are skipped only when
+ * Chromium is missing outside CI. Under `CI=true` (as `.ci/run` sets) they run, so a missing Chromium fails.
+ *
+ * @example
+ * ```ts
+ * const reason = browserTestsSkipped()
+ * if (reason) console.warn(reason)
+ * ```
+ */
+export function browserTestsSkipped(
+  executablePath = CHROMIUM_PATH,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  if (env.CI === 'true' || env.CI === '1' || !chromiumMissing(executablePath)) return undefined
+  return `skipped: no Chromium at ${executablePath}; run "apt-get install -y chromium" or set CHROMIUM_PATH to enable the browser tests`
+}
+
+/**
+ * `describe` for tests that drive Chromium: where {@link browserTestsSkipped} gives a reason, the block is
+ * skipped, with the reason in its name and printed once on stderr.
+ *
+ * @example
+ * ```ts
+ * describeWithChromium('lifecycle viewer in Chromium', () => {
+ *   it('loads', async () => { ... })
+ * })
+ * ```
+ */
+export function describeWithChromium(name: string, body: () => void): void {
+  const reason = browserTestsSkipped()
+  if (reason === undefined) {
+    describe(name, body)
+    return
+  }
+  console.warn(`${name}: ${reason}`)
+  describe.skip(`${name} (${reason})`, body)
 }
 
 /** A headless Chromium page that can reach loopback only, and the other addresses it tried. */

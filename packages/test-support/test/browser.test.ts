@@ -1,7 +1,14 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumMissing, type LoopbackPage, openLoopbackPage, saveScreenshot } from '../src/browser.ts'
+import {
+  browserTestsSkipped,
+  chromiumMissing,
+  describeWithChromium,
+  type LoopbackPage,
+  openLoopbackPage,
+  saveScreenshot,
+} from '../src/browser.ts'
 
 describe('chromiumMissing', () => {
   it('explains how to install Chromium when the binary is absent, and is silent when it is there', () => {
@@ -12,7 +19,20 @@ describe('chromiumMissing', () => {
   })
 })
 
-describe('openLoopbackPage', () => {
+describe('browserTestsSkipped', () => {
+  it('skips outside CI when Chromium is missing, with a reason that says how to enable the tests', () => {
+    expect(browserTestsSkipped('/nonexistent/chromium', {})).toBe(
+      'skipped: no Chromium at /nonexistent/chromium; run "apt-get install -y chromium" or set CHROMIUM_PATH to enable the browser tests',
+    )
+  })
+
+  it('never skips under CI=true (a missing Chromium fails there) nor when Chromium is installed', () => {
+    expect(browserTestsSkipped('/nonexistent/chromium', { CI: 'true' })).toBeUndefined()
+    expect(browserTestsSkipped(process.execPath, {})).toBeUndefined()
+  })
+})
+
+describeWithChromium('openLoopbackPage', () => {
   let server: Server
   let port: number
   /** Paths the server was asked for. */

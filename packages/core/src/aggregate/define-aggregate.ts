@@ -277,3 +277,8 @@ export function runDecide(
   }
   return events as { type: string }[]
 }
+
+/** @internal The effect-free machine runtime of an aggregate, for sibling packages (`@statesource/core/internal`). */
+export function runtimeOf(aggregate: AnyAggregate): MachineRuntime {
+  return aggregate.runtime
+}

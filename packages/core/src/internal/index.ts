@@ -5,3 +5,7 @@
 // Decoding and describing stored events the way the gateway's recovery does (the journal audit of inspect)
 export { decodeForAggregate } from '../aggregate/replay.ts'
 export { describeState } from '../aggregate/validate-events.ts'
+
+// An aggregate's effect-free stepping through its machine (replay in the journal audit and the viewer)
+export type { MachineRuntime } from './machine-runtime.ts'
+export { runtimeOf } from '../aggregate/define-aggregate.ts'

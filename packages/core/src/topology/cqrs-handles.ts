@@ -36,6 +36,7 @@ export class CqrsHandles {
   readonly #stopHooks: (() => Promise<void> | void)[] = []
   #stopped = false
 
+  /** @internal handles come from `topology.materialize()`. */
   constructor(init: CqrsHandlesInit) {
     this.#init = init
     this.gateway = init.gateway

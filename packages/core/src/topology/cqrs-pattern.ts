@@ -415,6 +415,7 @@ export class CqrsTopology {
   readonly taps: TapHub
   readonly #builder: CqrsBuilder
 
+  /** @internal topologies come from `CqrsPattern.builder(...).build()`. */
   constructor(
     builder: CqrsBuilder,
     /** @internal */ readonly settings: Readonly<CqrsSettings>,

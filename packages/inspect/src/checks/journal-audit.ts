@@ -5,7 +5,7 @@ import {
   type SnapshotStore,
   StatesourceError,
 } from '@statesource/core'
-import { decodeForAggregate, describeState } from '@statesource/core/internal'
+import { decodeForAggregate, describeState, type MachineRuntime, runtimeOf } from '@statesource/core/internal'
 import type { AnyMachineSnapshot } from 'xstate'
 import { describeGuard } from '../export/chart-export.ts'
 import { activeStateNodes, type StateNodeLike, statePath } from '../export/state-nodes.ts'
@@ -152,7 +152,7 @@ export async function auditJournal(
       options.snapshotStore && snapshots
         ? await loadSnapshot(options.snapshotStore, aggregate, persistenceId, snapshots)
         : undefined
-    let state = aggregate.runtime.initial()
+    let state = runtimeOf(aggregate).initial()
     let failed: Omit<JournalAuditFinding, 'uncheckedAfter'> | undefined
     let unchecked = 0
     let from = 1
@@ -218,7 +218,7 @@ async function loadSnapshot(
     return undefined
   }
   try {
-    const state = aggregate.runtime.restore(body.machine)
+    const state = runtimeOf(aggregate).restore(body.machine)
     if (state.status === 'error') throw state.error
     // A state value naming states the chart no longer has restores without complaint: resolve it.
     aggregate.machine.resolveState({ value: state.value, context: state.context } as never)
@@ -294,14 +294,14 @@ function causeOf(f: JournalAuditFinding, aggregateType: string): string {
 }
 
 type StepOutcome =
-  | { state: ReturnType<AnyAggregate['runtime']['initial']>; event: { type: string } }
+  | { state: ReturnType<MachineRuntime['initial']>; event: { type: string } }
   | Omit<JournalAuditFinding, 'uncheckedAfter'>
 
 /** @internal One effect-free replay step, with the reason when the chart cannot take the event. */
 export function step(
   aggregate: AnyAggregate,
   codecs: EventCodecRegistry | undefined,
-  state: ReturnType<AnyAggregate['runtime']['initial']>,
+  state: ReturnType<MachineRuntime['initial']>,
   envelope: EventEnvelope,
 ): StepOutcome {
   const where = {
@@ -321,7 +321,7 @@ export function step(
   }
   let accepted: boolean
   try {
-    accepted = aggregate.runtime.can(state, event)
+    accepted = runtimeOf(aggregate).can(state, event)
   } catch (error) {
     return {
       ...where,
@@ -348,7 +348,7 @@ export function step(
       message: `Stored ${at} is not accepted by the chart of aggregate "${aggregate.type}" in state ${where.statePath}${ended}: no transition takes it. ${fix}`,
     }
   }
-  return { state: aggregate.runtime.step(state, event), event }
+  return { state: runtimeOf(aggregate).step(state, event), event }
 }
 
 /**

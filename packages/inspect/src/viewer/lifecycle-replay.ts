@@ -1,5 +1,6 @@
 import type { AnyAggregate, EventCodecRegistry, EventEnvelope } from '@statesource/core'
 import type { AnyMachineSnapshot } from 'xstate'
+import { runtimeOf } from '@statesource/core/internal'
 import { step } from '../checks/journal-audit.ts'
 import { buildMermaid, type MermaidEdge } from '../export/chart-export.ts'
 import { activeStateIds, mermaidIdsOf, type StateNodeLike } from '../export/state-nodes.ts'
@@ -68,7 +69,7 @@ export class LifecycleReplay {
     readonly pageSize: number,
   ) {
     this.#checkpoints = aggregate
-      ? [{ seqNr: 0, state: aggregate.runtime.initial(), refusedAt: undefined }]
+      ? [{ seqNr: 0, state: runtimeOf(aggregate).initial(), refusedAt: undefined }]
       : []
     this.#edges = aggregate ? buildMermaid(aggregate.machine).edges : []
   }
