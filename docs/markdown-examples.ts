@@ -13,7 +13,7 @@ export const EXAMPLE_BLOCK = /<!-- example: ([\w./-]+)#([\w-]+) -->\s*```ts\n([\
  * (its code blocks are signatures and the TSDoc `@example`s of the source, checked by `tsc`).
  */
 export function markdownPages(): string[] {
-  const packages = ['core', 'sqlite', 'postgres', 'inspect'].map((name) =>
+  const packages = ['core', 'sqlite', 'postgres', 'cluster', 'inspect'].map((name) =>
     join(docsDir, '..', 'packages', name, 'README.md'),
   )
   return [join(docsDir, '..', 'README.md'), ...packages, ...listMarkdown(docsDir)]

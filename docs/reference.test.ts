@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import * as cluster from '@statesource/cluster'
 import * as core from '@statesource/core'
 import * as testing from '@statesource/core/testing'
 import * as inspect from '@statesource/inspect'
@@ -21,6 +22,7 @@ const entryPoints = [
   { name: '@statesource/core/testing', index: 'core/src/testing/index.ts', module: testing as object },
   { name: '@statesource/sqlite', index: 'sqlite/src/index.ts', module: sqlite as object },
   { name: '@statesource/postgres', index: 'postgres/src/index.ts', module: postgres as object },
+  { name: '@statesource/cluster', index: 'cluster/src/index.ts', module: cluster as object },
   { name: '@statesource/inspect', index: 'inspect/src/index.ts', module: inspect as object },
 ]
 

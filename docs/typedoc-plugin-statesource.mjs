@@ -16,6 +16,7 @@ const MODULES = {
   },
   'sqlite/src': { name: '@statesource/sqlite', summary: description('sqlite') },
   'postgres/src': { name: '@statesource/postgres', summary: description('postgres') },
+  'cluster/src': { name: '@statesource/cluster', summary: description('cluster') },
   'inspect/src': { name: '@statesource/inspect', summary: description('inspect') },
 }
 

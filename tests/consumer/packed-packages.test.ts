@@ -25,11 +25,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { printedBlock } from '../../docs/markdown-examples.ts'
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..')
-const PUBLIC_PACKAGES = ['core', 'sqlite', 'postgres', 'inspect'] as const
+const PUBLIC_PACKAGES = ['core', 'sqlite', 'postgres', 'cluster', 'inspect'] as const
 /** The Node majors the packages support (`engines: >=22`) that this test installs and runs on. */
 const NODE_MAJORS = [22, 24] as const
 /** The lowest versions the peer ranges allow, as a user could have them. */
-const PEERS = ['xstate@5.33.0', 'rxjs@7.8.0', 'kysely@0.29.0', 'better-sqlite3@12.11.1', 'pg@8.23.1']
+const PEERS = [
+  'xstate@5.33.0',
+  'rxjs@7.8.0',
+  'kysely@0.29.0',
+  'better-sqlite3@12.11.1',
+  'pg@8.23.1',
+  'nats@2.29.3',
+]
 const TYPESCRIPT_5 = createRequire(import.meta.url).resolve('typescript/bin/tsc') // tests/ pins 5.9.3
 const TYPESCRIPT_7 = path.join(ROOT, 'node_modules/typescript/bin/tsc')
 /** Where compiled better-sqlite3 binaries are kept between runs, one per version, platform and Node ABI. */
@@ -245,7 +252,7 @@ describe('packed tarballs', { timeout: 180_000 }, () => {
   it('carry real version ranges for each other and peer ranges for xstate, rxjs, kysely and better-sqlite3', async () => {
     const manifest = async (name: string) =>
       JSON.parse(await succeed('tar', ['xzOf', tarballs[name]!, 'package/package.json'], {}))
-    const [core, sqlite, postgres, inspect] = await Promise.all(PUBLIC_PACKAGES.map(manifest))
+    const [core, sqlite, postgres, cluster, inspect] = await Promise.all(PUBLIC_PACKAGES.map(manifest))
     expect(core.peerDependencies).toMatchObject({ xstate: '^5.33.0', rxjs: '^7.8.0' })
     expect(sqlite.peerDependencies).toMatchObject({
       '@statesource/core': `^${core.version}`,
@@ -259,7 +266,11 @@ describe('packed tarballs', { timeout: 180_000 }, () => {
     })
     expect(inspect.dependencies['@statesource/sqlite']).toBe(`^${sqlite.version}`)
     expect(inspect.bin).toEqual({ statesource: './bin/statesource.js' })
-    for (const m of [core, sqlite, postgres, inspect]) {
+    expect(cluster.peerDependencies).toMatchObject({
+      '@statesource/postgres': `^${postgres.version}`,
+      nats: '^2.29.3',
+    })
+    for (const m of [core, sqlite, postgres, cluster, inspect]) {
       expect(JSON.stringify(m)).not.toContain('workspace:')
       expect(m.dependencies?.xstate ?? m.dependencies?.rxjs ?? m.dependencies?.kysely).toBeUndefined()
       expect(m.engines).toEqual({ node: '>=22' })
@@ -411,6 +422,7 @@ describe('installed with npm outside the workspace', { timeout: 180_000 }, () =>
         expect(await node('readme-sqlite.js')).toEqual(['l-1 stored at version 1'])
         // Loads @statesource/postgres and pg under plain node; connecting needs a server, which this test does not assume.
         expect(await node('readme-postgres.js')).toEqual([])
+        expect(await node('readme-cluster.js')).toEqual([])
         expect(await node('readme-inspect.js')).toEqual(['true', 'stateDiagram-v2'])
         const api = await node('api.js')
         console.log(`Node ${projects[index]!.node.version} api.js:\n${api.join('\n')}`)

@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatReport, toResults, writeReport } from './bench-report.ts'
 import { TEN_MILLION, runBench } from './bench-runner.ts'
+import { formatClusterTable, runClusterBench, writeClusterReport } from './cases/cluster-case.ts'
 import { formatPostgresTable, runPostgresBench, writePostgresReport } from './cases/postgres-case.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -20,10 +21,11 @@ const postgresOnly = process.argv.includes('--postgres-only')
 const withPostgres = !process.argv.includes('--no-postgres')
 const docsPath = path.join(root, 'docs', 'benchmarks.md')
 const jsonPath = path.join(root, 'bench-results.json')
+const clusterOnly = process.argv.includes('--cluster-only')
 const log = (line: string) => console.error(`[bench] ${line}`)
 const started = performance.now()
 
-if (!postgresOnly) {
+if (!postgresOnly && !clusterOnly) {
   const run = await runBench({
     quick,
     ...(tenMillion ? { sizes: TEN_MILLION } : {}),
@@ -41,13 +43,25 @@ if (!postgresOnly) {
     )
   }
 }
-if (withPostgres) {
+if (withPostgres && !clusterOnly) {
   const pgUrl = process.env.STATESOURCE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
   const pgRun = await runPostgresBench({ url: pgUrl, quick, log })
   console.log(formatPostgresTable(pgRun))
   if (!quick) {
     writePostgresReport(pgRun, docsPath, jsonPath)
     console.log('Wrote the PostgreSQL rows into docs/benchmarks.md and bench-results.json.')
+  }
+}
+// Cluster rows (`--cluster-only` runs just these): several gateway processes on this PostgreSQL and the NATS
+// server at STATESOURCE_NATS_URL (default 127.0.0.1:4222); `--no-cluster` skips them.
+if (!postgresOnly && !process.argv.includes('--no-cluster')) {
+  const pgUrl = process.env.STATESOURCE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const natsUrl = process.env.STATESOURCE_NATS_URL ?? '127.0.0.1:4222'
+  const clusterRun = await runClusterBench({ pgUrl, natsUrl, quick, log })
+  console.log(formatClusterTable(clusterRun))
+  if (!quick) {
+    writeClusterReport(clusterRun, docsPath, jsonPath)
+    console.log('Wrote the cluster rows into docs/benchmarks.md and bench-results.json.')
   }
 }
 if (quick)

@@ -25,6 +25,7 @@ export type StatesourceErrorCode =
   | 'PROJECTION_FAILED'
   | 'SCHEMA_MISMATCH'
   | 'OVERLOADED'
+  | 'SHARD_UNAVAILABLE'
 
 /**
  * Base class of every error statesource throws or rejects with.

@@ -584,3 +584,38 @@ async function waitUntil(check: () => boolean, timeoutMs = 2_000): Promise<void>
     await new Promise((r) => setTimeout(r, 5))
   }
 }
+
+describe('a gateway stopped while an append is in flight', () => {
+  it('still answers the command when the append then fails (the stopped actor handles no more events)', async () => {
+    const inner = createInMemoryJournal()
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let hold = false
+    const journal: Journal = {
+      replay: (pid, options) => inner.replay(pid, options),
+      readForRecovery: (pid, options) => inner.readForRecovery(pid, options),
+      highestSeqNr: (pid) => inner.highestSeqNr(pid),
+      deleteTo: (pid, to) => inner.deleteTo(pid, to),
+      append: async (requests) => {
+        if (!hold) return inner.append(requests)
+        await held
+        // Another writer got there first: the journal refuses the stale write.
+        await inner.append([{ ...requests[0]!, events: requests[0]!.events }])
+        return inner.append(requests)
+      },
+    }
+    const gateway = createActor(
+      CqrsPattern.builder({ journal }).withAggregate(account).logger(silentLogger).build().gateway,
+    ).start()
+    const accounts = createRepository(gateway, account)
+    await accounts.send('g', { type: 'open', owner: 'Ada' })
+    hold = true
+    const pending = accounts.send('g', { type: 'deposit', amount: 5 }, { timeoutMs: 60_000 })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    gateway.stop()
+    release()
+    await expect(pending).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT' })
+  })
+})

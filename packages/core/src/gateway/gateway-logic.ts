@@ -898,6 +898,8 @@ export class GatewayRuntime {
           work,
           error: error as Error,
         })
+        // The gateway stopped meanwhile and will not handle that event: the caller still gets its answer.
+        if (!work.done) this.#reply(message, toStatesourceError(error, pid))
         return
       }
       if (!outcome)
@@ -910,6 +912,7 @@ export class GatewayRuntime {
           work,
           error: outcome.error,
         })
+        if (!work.done) this.#reply(message, toStatesourceError(outcome.error, pid))
         return
       }
       this.#self?.send({

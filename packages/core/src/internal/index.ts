@@ -9,3 +9,6 @@ export { describeState } from '../aggregate/validate-events.ts'
 // An aggregate's effect-free stepping through its machine (replay in the journal audit and the viewer)
 export type { MachineRuntime } from './machine-runtime.ts'
 export { runtimeOf } from '../aggregate/define-aggregate.ts'
+
+// The gateway's actor logic, for a gateway that runs one core gateway per shard (@statesource/cluster)
+export { createGatewayLogic } from '../gateway/gateway-logic.ts'

@@ -1,0 +1,151 @@
+// One gateway process of the cluster benchmark, driven over IPC: reports its shard count, then on "load"
+// sends commands for random ids through its own repository (most of them owned by other processes), or on
+// "latency" times sequential commands to ids it owns against ids another process owns.
+import { type ClusterGatewaySnapshot, createClusterGatewayLogic } from '@statesource/cluster'
+import { createRepository, defineAggregate, silentLogger } from '@statesource/core'
+import { openPostgres } from '@statesource/postgres'
+import { connect } from 'nats'
+import { assign, createActor, setup, spawnChild } from 'xstate'
+
+interface NodeOptions {
+  readonly pgUrl: string
+  readonly natsUrl: string
+  readonly schema: string
+  readonly nodeId: string
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as NodeOptions
+const send = (message: unknown) => process.send?.(message)
+
+const counter = defineAggregate({
+  type: 'counter',
+  machine: setup({
+    types: { context: {} as { total: number }, events: {} as { type: 'added'; by: number } },
+  }).createMachine({
+    id: 'counter',
+    context: { total: 0 },
+    on: { added: { actions: assign({ total: ({ context, event }) => context.total + event.by }) } },
+  }),
+  commands: { add: (cmd: { by: number }) => ({ type: 'added', by: cmd.by }) },
+})
+
+const db = await openPostgres(options.pgUrl, {
+  schema: options.schema,
+  writerId: options.nodeId,
+  listen: false,
+  poolSize: 4,
+})
+const nats = await connect({ servers: options.natsUrl, name: options.nodeId })
+const logic = createClusterGatewayLogic({
+  aggregates: [counter],
+  journal: db.journal,
+  lease: options.pgUrl,
+  nats,
+  nodeId: options.nodeId,
+  clusterName: options.schema,
+  heartbeatMs: 250,
+  leaseTimeoutMs: 10_000,
+  commandTimeoutMs: 30_000,
+  logger: silentLogger,
+})
+const system = createActor(
+  setup({ actors: { gateway: logic } }).createMachine({
+    entry: spawnChild('gateway', { systemId: 'gateway' }),
+  }),
+).start()
+const gateway = system.system.get('gateway')!
+const counters = createRepository(gateway, counter, { timeoutMs: 30_000 })
+const runtime = () => (gateway.getSnapshot() as ClusterGatewaySnapshot).context.runtime
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+
+async function load(message: { ids: number; concurrency: number; durationMs: number; warmMs: number }) {
+  let commands = 0
+  let errors = 0
+  // Warm-up (not counted): every id gets recovered on its owner before the measured window.
+  const warmUntil = performance.now() + message.warmMs
+  let round = 0
+  const run = (until: number) =>
+    Promise.all(Array.from({ length: message.concurrency }, (_, w) => worker(w, until)))
+  const worker = async (w: number, until: number) => {
+    let n = 0
+    while (performance.now() < until) {
+      const id = `c-${Math.floor(Math.random() * message.ids)}`
+      try {
+        await counters.send(
+          id,
+          { type: 'add', by: 1 },
+          { commandId: `${options.nodeId}:${round}:${w}:${n++}` },
+        )
+        commands++
+      } catch {
+        errors++
+      }
+    }
+  }
+  await run(warmUntil)
+  round = 1
+  commands = 0
+  errors = 0
+  const before = { ...runtime().stats }
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  await run(started + message.durationMs)
+  const used = process.cpuUsage(cpu)
+  send({
+    type: 'loaded',
+    commands,
+    errors,
+    elapsedMs: performance.now() - started,
+    cpuUs: used.user + used.system,
+    forwarded: runtime().stats.forwarded - before.forwarded,
+    retries: runtime().stats.retries - before.retries,
+  })
+}
+
+async function latency(message: { samples: number }) {
+  const owned = new Set(runtime().ownedShards())
+  const local: string[] = []
+  const remote: string[] = []
+  for (let i = 0; local.length < message.samples || remote.length < message.samples; i++) {
+    const id = `lat-${options.nodeId}-${i}`
+    const list = owned.has(runtime().shardOf('counter', id)) ? local : remote
+    if (list.length < message.samples) list.push(id)
+  }
+  // Warm both kinds (recovery happens on the first command of an id), then time one command each.
+  const time = async (ids: string[], round: number) => {
+    const out: number[] = []
+    for (const id of ids) {
+      const t = performance.now()
+      await counters.send(id, { type: 'add', by: 1 }, { commandId: `${id}:${round}` })
+      out.push((performance.now() - t) * 1_000)
+    }
+    return out
+  }
+  await time(local, 0)
+  await time(remote, 0)
+  const localUs: number[] = []
+  const remoteUs: number[] = []
+  for (let round = 1; round <= 3; round++) {
+    localUs.push(...(await time(local, round)))
+    remoteUs.push(...(await time(remote, round)))
+  }
+  send({ type: 'latency', localUs: median(localUs), remoteUs: median(remoteUs) })
+}
+
+process.on('message', (message: { type: string } & Record<string, number>) => {
+  if (message.type === 'owned') send({ type: 'owned', count: runtime().ownedShards().length })
+  else if (message.type === 'load') void load(message as never)
+  else if (message.type === 'latency') void latency(message as never)
+  else if (message.type === 'leave') {
+    void runtime()
+      .leave()
+      .then(async () => {
+        system.stop()
+        await nats.close()
+        await db.close()
+        process.exit(0)
+      })
+  }
+})
+send({ type: 'ready' })
