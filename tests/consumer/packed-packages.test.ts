@@ -360,7 +360,7 @@ describe('installed with npm outside the workspace', { timeout: 180_000 }, () =>
     }
   }
 
-  it('adds no type error of its own under exactOptionalPropertyTypes (the ones reported are inside xstate)', async () => {
+  it('adds no type error of its own under exactOptionalPropertyTypes (the ones reported are inside xstate and nats)', async () => {
     // xstate 5.33's declarations do not compile under exactOptionalPropertyTypes without skipLibCheck
     // (setup.d.ts: `id?: string` against StateSchema); the consumer configs above leave that flag out.
     const project = projects[0]!
@@ -373,7 +373,12 @@ describe('installed with npm outside the workspace', { timeout: 180_000 }, () =>
     console.log(
       `exactOptionalPropertyTypes: ${files.length} errors, in ${[...new Set(files)].join(', ') || 'no file'}`,
     )
-    expect(files.filter((file) => !file.startsWith('node_modules/xstate/'))).toEqual([])
+    // Errors inside other libraries' declarations (xstate's, nats's) are theirs; none may be in ours.
+    expect(
+      files.filter(
+        (file) => !file.startsWith('node_modules/') || file.startsWith('node_modules/@statesource/'),
+      ),
+    ).toEqual([])
   })
 
   for (const [index, major] of NODE_MAJORS.entries()) {
@@ -421,8 +426,8 @@ describe('installed with npm outside the workspace', { timeout: 180_000 }, () =>
         expect(await node('readme-core.js')).toEqual(['c-1 at version 1'])
         expect(await node('readme-sqlite.js')).toEqual(['l-1 stored at version 1'])
         // Loads @statesource/postgres and pg under plain node; connecting needs a server, which this test does not assume.
-        expect(await node('readme-postgres.js')).toEqual([])
-        expect(await node('readme-cluster.js')).toEqual([])
+        expect((await node('readme-postgres.js')).filter(Boolean)).toEqual([])
+        expect((await node('readme-cluster.js')).filter(Boolean)).toEqual([])
         expect(await node('readme-inspect.js')).toEqual(['true', 'stateDiagram-v2'])
         const api = await node('api.js')
         console.log(`Node ${projects[index]!.node.version} api.js:\n${api.join('\n')}`)
