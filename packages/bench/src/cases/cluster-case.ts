@@ -42,7 +42,7 @@ class BenchNode {
   readonly exited: Promise<void>
   constructor(options: { pgUrl: string; natsUrl: string; schema: string; nodeId: string }) {
     this.child = fork(NODE, [JSON.stringify(options)], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--conditions=@statesource/source', '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()))

@@ -295,7 +295,7 @@ const CHILD_TIMEOUT_MS = 180_000
 
 function runChild(options: PostgresCaseOptions): Promise<PostgresCaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'postgres', JSON.stringify(options)], {
+    const child = spawn(process.execPath, ['--conditions=@statesource/source', '--import', 'tsx', CHILD, 'postgres', JSON.stringify(options)], {
       cwd: PACKAGE_DIR,
       stdio: ['ignore', 'pipe', 'inherit'],
     })

@@ -40,7 +40,7 @@ const nodes: NodeState[] = ['node-1', 'node-2', 'node-3'].map((id) => {
     NODE,
     [JSON.stringify({ pgUrl, natsUrl, schema, nodeId: id, commands: perNode, counters: 300 })],
     {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--conditions=@statesource/source', '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   )
