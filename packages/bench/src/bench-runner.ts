@@ -514,7 +514,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
         dir,
         events: sizes.journalEvents,
         // The journal bench gives each appender streams of its own: at least one per appender.
-        streams: Math.max(sizes.streams, sizes.journalInFlight),
+        // A multiple of the appenders, so each owns the same number of streams and no stream has two appends in flight.
+        streams:
+          Math.ceil(Math.max(sizes.streams, sizes.journalInFlight) / sizes.journalInFlight) *
+          sizes.journalInFlight,
         inFlight: sizes.journalInFlight,
       }),
     )

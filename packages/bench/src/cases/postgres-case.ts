@@ -295,10 +295,14 @@ const CHILD_TIMEOUT_MS = 180_000
 
 function runChild(options: PostgresCaseOptions): Promise<PostgresCaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@statesource/source', '--import', 'tsx', CHILD, 'postgres', JSON.stringify(options)], {
-      cwd: PACKAGE_DIR,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@statesource/source', '--import', 'tsx', CHILD, 'postgres', JSON.stringify(options)],
+      {
+        cwd: PACKAGE_DIR,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     // A process that neither finishes nor fails (a stuck client) is stopped and reported as failed.
     const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
     let out = ''

@@ -195,7 +195,14 @@ export async function runLagUnderLoad(options: LagOptions): Promise<LagResult> {
 function startPoller(file: string, pollIntervalMs: number, expected: number) {
   const child = spawn(
     process.execPath,
-    ['--conditions=@statesource/source', '--import', 'tsx', CHILD, 'lag-poller', JSON.stringify({ file, pollIntervalMs, expected })],
+    [
+      '--conditions=@statesource/source',
+      '--import',
+      'tsx',
+      CHILD,
+      'lag-poller',
+      JSON.stringify({ file, pollIntervalMs, expected }),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stdout = ''
