@@ -92,7 +92,10 @@ export class Node {
     this.child = fork(
       NODE,
       [PG_URL, schema, nodeId, natsUrl, String(HEARTBEAT_MS), String(LEASE_TIMEOUT_MS)],
-      { execArgv: ['--conditions=@statesource/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      {
+        execArgv: ['--conditions=@statesource/source', '--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
     )
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
     this.ready = new Promise((resolve, reject) => {
