@@ -11,8 +11,8 @@ import {
   type EventMetadata,
   type ResolvedInputLimits,
   StatesourceError,
-  toJson,
 } from '@statesource/core'
+import { encodeEventJson, encodeEventMetadata } from '@statesource/core/internal'
 import { toDbText } from './pg-text.ts'
 
 const NO_TAGS: readonly string[] = Object.freeze([])
@@ -92,10 +92,8 @@ export function encodeRequest(
         throw new StatesourceError('INVALID_INPUT', `Event "${type}" has a tag that is not a string.`)
       }
     }
-    const payload = encodeJson(event.payload, 'payload', type)
-    const metadata = isEmptyObject(event.metadata ?? {})
-      ? EMPTY_METADATA
-      : encodeJson(event.metadata, 'metadata', type)
+    const payload = encodeEventJson(event.payload, 'payload', type)
+    const metadata = encodeEventMetadata(event.metadata, type)
     checkEventLimits(
       persistenceId,
       { type, tags },
@@ -116,63 +114,6 @@ export function encodeRequest(
     })
   }
   return { persistenceId, storedId: toDbText(persistenceId), expectedSeqNr, events, outcome: undefined }
-}
-
-const EMPTY_METADATA = {
-  json: '{}',
-  get value(): unknown {
-    return {}
-  },
-}
-
-/**
- * Serializes with core's `toJson` semantics and returns the value a replay would give back: plain JSON
- * data goes straight to `JSON.stringify` and is returned as is; anything else goes through `toJson` and the
- * parsed JSON is returned (a `Date` becomes its ISO string, as in a replay).
- */
-function encodeJson(value: unknown, part: string, type: string): { json: string; value: unknown } {
-  if (typeof value === 'object' && value !== null && isPlainData(value, 0)) {
-    return { json: JSON.stringify(value), value }
-  }
-  const json = toJson(value, `Event "${type}" ${part}`)
-  return { json, value: JSON.parse(json) as unknown }
-}
-
-function isPlainData(value: object, depth: number): boolean {
-  if (depth > 32) return false
-  const proto = Object.getPrototypeOf(value)
-  if (proto === Array.prototype) {
-    const array = value as unknown[]
-    for (let i = 0; i < array.length; i++) if (!isPlainItem(array[i], depth)) return false
-    return true
-  }
-  if (proto !== Object.prototype && proto !== null) return false
-  const keys = Object.keys(value)
-  for (let i = 0; i < keys.length; i++) {
-    if (!isPlainItem((value as Record<string, unknown>)[keys[i]!], depth)) return false
-  }
-  return true
-}
-
-function isPlainItem(item: unknown, depth: number): boolean {
-  switch (typeof item) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(item) && !Object.is(item, -0)
-    case 'object':
-      return item === null || isPlainData(item, depth + 1)
-    default:
-      return false
-  }
-}
-
-function isEmptyObject(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
-    return false
-  for (const key in value) if (Object.hasOwn(value, key)) return false
-  return true
 }
 
 /** The parameters of one call of the append function (see `postgres-schema.ts`), in its order. */

@@ -13,8 +13,8 @@ import {
   JournalError,
   type ResolvedInputLimits,
   StatesourceError,
-  toJson,
 } from '@statesource/core'
+import { encodeEventJson, encodeEventMetadata } from '@statesource/core/internal'
 import {
   type AppendContext,
   acceptedRows,
@@ -98,10 +98,8 @@ export function encodeRequest(
       }
     }
     checkTexts(tags, 'tag')
-    const payload = encodeJson(event.payload, 'payload', type)
-    const metadata = isEmptyObject(event.metadata ?? {})
-      ? EMPTY_METADATA
-      : encodeJson(event.metadata, 'metadata', type)
+    const payload = encodeEventJson(event.payload, 'payload', type)
+    const metadata = encodeEventMetadata(event.metadata, type)
     checkEventLimits(
       persistenceId,
       { type, tags },
@@ -121,70 +119,6 @@ export function encodeRequest(
     })
   }
   return { persistenceId, expectedSeqNr, events, outcome: undefined }
-}
-
-const EMPTY_METADATA = {
-  json: '{}',
-  get value(): unknown {
-    return {}
-  },
-}
-
-/**
- * Serializes with core's `toJson` semantics and returns the value a replay would give back.
- *
- * @remarks
- * Fast path: plain JSON data (plain objects and arrays, strings, booleans, null, finite numbers; no
- * `undefined`, no `-0`, no `toJSON`, no class instances) goes straight to the native `JSON.stringify`,
- * 2-3x faster than a replacer, and, since parsing its JSON would rebuild the same structure, the value itself
- * is returned instead of a parsed copy. Anything else, errors included, goes through `toJson`, and the
- * value returned is the parsed JSON (a `Date` becomes its ISO string, as in a replay).
- */
-function encodeJson(value: unknown, part: string, type: string): { json: string; value: unknown } {
-  if (typeof value === 'object' && value !== null && isPlainData(value, 0)) {
-    return { json: JSON.stringify(value), value }
-  }
-  const json = toJson(value, `Event "${type}" ${part}`)
-  return { json, value: JSON.parse(json) as unknown }
-}
-
-function isPlainData(value: object, depth: number): boolean {
-  // Deep structures (and cycles) take the slow path, which reports cycles properly.
-  if (depth > 32) return false
-  const proto = Object.getPrototypeOf(value)
-  if (proto === Array.prototype) {
-    const array = value as unknown[]
-    for (let i = 0; i < array.length; i++) if (!isPlainItem(array[i], depth)) return false
-    return true
-  }
-  if (proto !== Object.prototype && proto !== null) return false
-  const keys = Object.keys(value)
-  for (let i = 0; i < keys.length; i++) {
-    if (!isPlainItem((value as Record<string, unknown>)[keys[i]!], depth)) return false
-  }
-  return true
-}
-
-function isPlainItem(item: unknown, depth: number): boolean {
-  switch (typeof item) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(item) && !Object.is(item, -0)
-    case 'object':
-      return item === null || isPlainData(item, depth + 1)
-    default:
-      // undefined (JSON drops it), functions, symbols, BigInt: the slow path decides.
-      return false
-  }
-}
-
-function isEmptyObject(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
-    return false
-  for (const key in value) if (Object.hasOwn(value, key)) return false
-  return true
 }
 
 /** The envelope of a stored event. */

@@ -12,3 +12,6 @@ export { runtimeOf } from '../aggregate/define-aggregate.ts'
 
 // The gateway's actor logic, for a gateway that runs one core gateway per shard (@statesource/cluster)
 export { createGatewayLogic } from '../gateway/gateway-logic.ts'
+
+// Event payloads and metadata serialized for storage, with a fast path for plain JSON (every SQL journal's append)
+export { type EncodedJson, encodeEventJson, encodeEventMetadata } from './json.ts'
