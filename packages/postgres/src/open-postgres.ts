@@ -270,10 +270,18 @@ export async function openPostgres(
   if (pool) {
     // An idle connection that dies (server restart, pg_terminate_backend) is reported on the pool; without a
     // listener that event would end the process. The next query opens a new connection.
-    if (owned)
+    if (owned) {
       pool.on('error', (error) =>
         options.logger?.warn(`An idle PostgreSQL connection failed: ${messageOf(error)}`),
       )
+      // A connection in use that dies also emits 'error' on its client once its query has failed (and the
+      // query's caller has been told): without a listener of its own that late event ends the process too.
+      pool.on('connect', (client) =>
+        client.on('error', (error) =>
+          options.logger?.warn(`A PostgreSQL connection failed: ${messageOf(error)}`),
+        ),
+      )
+    }
     kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   }
   kysely ??= target as Kysely<any>
