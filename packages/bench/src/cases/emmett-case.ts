@@ -3,7 +3,7 @@ import { SQLiteConnectionPool, getSQLiteEventStore, sqliteConnection } from '@ev
 import { type CartCommand, type CartEvent, addItem, decideCart } from '../cart-workload.ts'
 import path from 'node:path'
 import { WorkloadConflict } from '../command-driver.ts'
-import type { PeerDefinition, PeerSession } from '../peers.ts'
+import type { PeerDefinition, PeerSession } from '../peer-definition.ts'
 import type { SqliteSynchronous } from '../sqlite-settings.ts'
 
 // #region emmett

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect, type Generated } from 'kysely'
 import { type CartEvent, type CartTotals, addItem, decideCart } from '../cart-workload.ts'
 import { WorkloadConflict } from '../command-driver.ts'
-import type { PeerDefinition } from '../peers.ts'
+import type { PeerDefinition } from '../peer-definition.ts'
 import { openRawSqlite } from '../sqlite-settings.ts'
 
 interface EventsTable {

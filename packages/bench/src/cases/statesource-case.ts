@@ -3,7 +3,7 @@ import { CqrsPattern, createInMemoryJournal, isStatesourceError, silentLogger } 
 import { openBenchStorage } from '../bench-storage.ts'
 import { cart } from '../cart-aggregate.ts'
 import { WorkloadConflict } from '../command-driver.ts'
-import type { PeerDefinition, PeerSession } from '../peers.ts'
+import type { PeerDefinition, PeerSession } from '../peer-definition.ts'
 
 function sender(repository: {
   send: (...args: any[]) => Promise<{ events: readonly unknown[]; version: number }>
