@@ -20,7 +20,8 @@ const sourceFiles = readdirSync(packagesDir, { withFileTypes: true })
 
 // Static imports and re-exports, type-only ones included (a type cycle still ties two modules together), and
 // dynamic `import('./x')` with a literal path.
-const specifier = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/gm
+const specifier =
+  /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/gm
 
 /** The repository-relative files `file` imports by relative path. */
 function relativeImports(file: string, text: string): string[] {
@@ -72,7 +73,15 @@ describe('import graph', () => {
     expect(graph.get('packages/core/src/topology/cqrs-pattern.ts')).toContain(
       'packages/core/src/read-side/read-side.ts',
     )
-    expect(findCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]))).toEqual([['a', 'b', 'c', 'a']])
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c', 'a']])
   })
 
   it('has no import cycle in any package', () => {
@@ -83,7 +92,9 @@ describe('import graph', () => {
     const readSide = [...graph].filter(([file]) => file.startsWith('packages/core/src/read-side/'))
     expect(readSide.length).toBeGreaterThan(0)
     const intoTopology = readSide.flatMap(([file, targets]) =>
-      targets.filter((target) => target.startsWith('packages/core/src/topology/')).map((t) => `${file} → ${t}`),
+      targets
+        .filter((target) => target.startsWith('packages/core/src/topology/'))
+        .map((t) => `${file} → ${t}`),
     )
     expect(intoTopology).toEqual([])
   })

@@ -65,14 +65,10 @@ export type { Repository, RepositoryConfig, StateOptions } from './repository/re
 
 // Topology
 export { CqrsHandles } from './topology/cqrs-handles.ts'
-export { CqrsBuilder, CqrsPattern, CqrsTopology } from './topology/cqrs-pattern.ts'
-export type {
-  CqrsBuilderConfig,
-  MaterializeOptions,
-  ReaderRetry,
-  RetrySchedule,
-} from './topology/cqrs-pattern.ts'
-export type { CqrsTopologyDescription } from './topology/cqrs-topology.ts'
+export { CqrsBuilder, CqrsPattern } from './topology/cqrs-pattern.ts'
+export type { CqrsBuilderConfig } from './topology/cqrs-pattern.ts'
+export { CqrsTopology } from './topology/cqrs-topology.ts'
+export type { CqrsTopologyDescription, MaterializeOptions } from './topology/cqrs-topology.ts'
 
 // Codecs
 export { EventCodecRegistry } from './codec/event-codec-registry.ts'
@@ -97,7 +93,9 @@ export type {
   CheckpointConfig,
   Reader,
   ReaderErrorPolicy,
+  ReaderRetry,
   ReaderStateFrom,
+  RetrySchedule,
   TransactionalOffsetStore,
 } from './read-side/reader.ts'
 export { ProjectionError } from './read-side/reader-errors.ts'

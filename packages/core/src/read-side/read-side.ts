@@ -1,14 +1,9 @@
+import type { EventCodecRegistry } from '../codec/event-codec-registry.ts'
 import { NotConfiguredError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
 import { createInMemoryOffsetStore } from '../persistence/in-memory/in-memory-offset-store.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
-import type { CqrsHandles } from '../topology/cqrs-handles.ts'
-import {
-  addMaterializeHook,
-  addReaderDescriber,
-  type CqrsBuilder,
-  type CqrsSettings,
-} from '../topology/cqrs-pattern.ts'
 import { createInMemoryDeadLetterStore, type DeadLetterStore } from './dead-letter-store.ts'
 import { type ProjectionHandle, type ReaderStatus, StoreProjectionHandle } from './projection-handle.ts'
 import {
@@ -16,122 +11,133 @@ import {
   DEFAULT_CHECKPOINT_EVENTS,
   DEFAULT_CHECKPOINT_MS,
   type Reader,
+  type ReaderRetry,
   validateReader,
   validateRetry,
 } from './reader.ts'
 import { describeFilter, ReaderFilter } from './reader-filter.ts'
 import { ReaderRunner } from './reader-runner.ts'
 
+/**
+ * @internal What the read side takes from the configuration of the topology that runs it. Passed in by the
+ * builder and the topology, so that this folder never imports theirs.
+ */
+export interface ReadSideConfig {
+  /** Offers `readJournal()` when no read journal is set. */
+  readonly journal: object
+  readonly readJournal: ReadJournal | undefined
+  readonly offsetStore: OffsetStore | undefined
+  /** The builder's `withReaderRetry`, for readers that do not set their own. */
+  readonly readerRetry: ReaderRetry | undefined
+  readonly pollIntervalMs: number
+  readonly logger: Logger
+}
+
+/** @internal How `describe()` shows one reader. */
+export type ReaderDescription = {
+  readonly name: string
+  readonly filter: unknown
+  readonly errorPolicy: string
+  readonly retry: ReaderRetry | 'off'
+  readonly checkpoint: string | { readonly everyEvents: number; readonly everyMs: number }
+}
+
 interface Registered {
   readonly reader: AnyReader
   readonly handle: StoreProjectionHandle<unknown>
 }
 
-/** What one builder accumulated for its read side. */
-interface ReadSideRegistration {
-  readonly entries: Registered[]
-  /** Defaults that outlive one materialization, so a re-materialized topology resumes in process. */
-  readonly defaultOffsets: OffsetStore
-  deadLetters: DeadLetterStore
-}
+/**
+ * @internal The readers one builder registered (`withReader`), with the stores that outlive one
+ * materialization, so that a re-materialized topology resumes in process.
+ */
+export class ReadSide {
+  readonly #entries: Registered[] = []
+  readonly #defaultOffsets: OffsetStore = createInMemoryOffsetStore()
+  /** `builder.deadLetterStore(store)`; in memory by default. */
+  deadLetters: DeadLetterStore = createInMemoryDeadLetterStore()
 
-const registrations = new WeakMap<CqrsBuilder, ReadSideRegistration>()
-const runtimes = new WeakMap<CqrsHandles, ReadSideRuntime>()
-
-/** @internal `builder.withReader(reader)`. */
-export function registerReader<TState>(
-  builder: CqrsBuilder,
-  reader: Reader<TState, any>,
-): ProjectionHandle<TState> {
-  validateReader(reader)
-  const registration = registrationOf(builder)
-  const handle = new StoreProjectionHandle<TState>(reader.name, reader.initialState)
-  registration.entries.push({ reader, handle: handle as StoreProjectionHandle<unknown> })
-  addReaderDescriber(builder, () => ({
-    name: reader.name,
-    filter: describeFilter(reader.filter ?? ReaderFilter.all()),
-    errorPolicy: reader.errorPolicy ?? 'halt',
-    retry: reader.retry === false ? 'off' : (reader.retry ?? builder.settings.readerRetry ?? 'off'),
-    checkpoint: reader.transactional
-      ? 'transactional (offset committed with the read model: exactly-once)'
-      : reader.loadState
-        ? {
-            everyEvents: reader.checkpoint?.everyEvents ?? DEFAULT_CHECKPOINT_EVENTS,
-            everyMs: reader.checkpoint?.everyMs ?? DEFAULT_CHECKPOINT_MS,
-          }
-        : 'in memory (replays from the start at every start)',
-  }))
-  return handle
-}
-
-/** @internal `builder.deadLetterStore(store)`. */
-export function setDeadLetterStore(builder: CqrsBuilder, store: DeadLetterStore): void {
-  registrationOf(builder).deadLetters = store
-}
-
-function registrationOf(builder: CqrsBuilder): ReadSideRegistration {
-  let registration = registrations.get(builder)
-  if (registration) return registration
-  const created: ReadSideRegistration = {
-    entries: [],
-    defaultOffsets: createInMemoryOffsetStore(),
-    deadLetters: createInMemoryDeadLetterStore(),
+  /** `builder.withReader(reader)`. */
+  add<TState>(reader: Reader<TState, any>): ProjectionHandle<TState> {
+    validateReader(reader)
+    const handle = new StoreProjectionHandle<TState>(reader.name, reader.initialState)
+    this.#entries.push({ reader, handle: handle as StoreProjectionHandle<unknown> })
+    return handle
   }
-  registration = created
-  registrations.set(builder, created)
-  builder.validators.push((settings) => validateReadSide(created, settings))
-  addMaterializeHook(builder, async (handles, settings) => {
-    if (created.entries.length === 0) return
-    const runtime = new ReadSideRuntime(created, handles, settings)
-    runtimes.set(handles, runtime)
-    handles.onStop(() => runtime.stop())
-    await runtime.start()
-  })
-  return created
-}
 
-function validateReadSide(registration: ReadSideRegistration, settings: CqrsSettings): void {
-  if (registration.entries.length === 0) return
-  const names = new Set<string>()
-  for (const { reader } of registration.entries) {
-    if (names.has(reader.name)) {
+  /** Run by `build()`: unique names, a valid retry, and a read journal to follow. */
+  validate(config: ReadSideConfig): void {
+    if (this.#entries.length === 0) return
+    const names = new Set<string>()
+    for (const { reader } of this.#entries) {
+      if (names.has(reader.name)) {
+        throw new NotConfiguredError(
+          'reader',
+          `Two readers are named "${reader.name}"; reader names must be unique per CQRS instance (they key offsets and dead letters).`,
+        )
+      }
+      names.add(reader.name)
+    }
+    if (config.readerRetry) validateRetry(config.readerRetry, 'withReaderRetry')
+    if (!resolveReadJournal(config, false)) {
       throw new NotConfiguredError(
-        'reader',
-        `Two readers are named "${reader.name}"; reader names must be unique per CQRS instance (they key offsets and dead letters).`,
+        'readJournal',
+        'Readers are registered but there is no read journal: set one with readJournal(readJournal), or use a journal that offers readJournal().',
       )
     }
-    names.add(reader.name)
   }
-  if (settings.readerRetry) validateRetry(settings.readerRetry, 'withReaderRetry')
-  if (!resolveReadJournal(settings, false)) {
-    throw new NotConfiguredError(
-      'readJournal',
-      'Readers are registered but there is no read journal: set one with readJournal(readJournal), or use a journal that offers readJournal().',
-    )
+
+  /** The readers as `topology.describe()` shows them. */
+  describe(config: Pick<ReadSideConfig, 'readerRetry'>): ReaderDescription[] {
+    return this.#entries.map(({ reader }) => ({
+      name: reader.name,
+      filter: describeFilter(reader.filter ?? ReaderFilter.all()),
+      errorPolicy: reader.errorPolicy ?? 'halt',
+      retry: reader.retry === false ? 'off' : (reader.retry ?? config.readerRetry ?? 'off'),
+      checkpoint: reader.transactional
+        ? 'transactional (offset committed with the read model: exactly-once)'
+        : reader.loadState
+          ? {
+              everyEvents: reader.checkpoint?.everyEvents ?? DEFAULT_CHECKPOINT_EVENTS,
+              everyMs: reader.checkpoint?.everyMs ?? DEFAULT_CHECKPOINT_MS,
+            }
+          : 'in memory (replays from the start at every start)',
+    }))
+  }
+
+  /**
+   * The runners of one materialization (not started yet), or `undefined` when no reader is registered.
+   * Throws when a projection is still attached to another materialized instance.
+   */
+  materialize(config: ReadSideConfig & { readonly codecs: EventCodecRegistry }): ReadSideRuntime | undefined {
+    if (this.#entries.length === 0) return undefined
+    return new ReadSideRuntime(this, this.#entries, config, this.#defaultOffsets)
   }
 }
 
-/** The builder's read journal, or the journal's own (`journal.readJournal()`), created once per materialize. */
-function resolveReadJournal(
-  settings: Readonly<CqrsSettings>,
-  create: boolean,
-): ReadJournal | boolean | undefined {
-  if (settings.readJournal) return settings.readJournal
-  const journal = settings.journal as { readJournal?: (config?: { pollIntervalMs?: number }) => ReadJournal }
+/** The configured read journal, or the journal's own (`journal.readJournal()`), created once per materialize. */
+function resolveReadJournal(config: ReadSideConfig, create: boolean): ReadJournal | boolean | undefined {
+  if (config.readJournal) return config.readJournal
+  const journal = config.journal as { readJournal?: (config?: { pollIntervalMs?: number }) => ReadJournal }
   if (typeof journal.readJournal !== 'function') return undefined
-  return create ? journal.readJournal({ pollIntervalMs: settings.pollIntervalMs }) : true
+  return create ? journal.readJournal({ pollIntervalMs: config.pollIntervalMs }) : true
 }
 
 /** @internal The running read side of one materialized topology. */
 export class ReadSideRuntime {
-  readonly #registration: ReadSideRegistration
+  readonly #readSide: ReadSide
   readonly #runners = new Map<string, ReaderRunner<unknown>>()
   readonly handles = new Map<string, StoreProjectionHandle<unknown>>()
 
-  constructor(registration: ReadSideRegistration, handles: CqrsHandles, settings: Readonly<CqrsSettings>) {
-    this.#registration = registration
-    const readJournal = resolveReadJournal(settings, true) as ReadJournal
-    for (const { reader, handle } of registration.entries) {
+  constructor(
+    readSide: ReadSide,
+    entries: readonly Registered[],
+    config: ReadSideConfig & { readonly codecs: EventCodecRegistry },
+    defaultOffsets: OffsetStore,
+  ) {
+    this.#readSide = readSide
+    const readJournal = resolveReadJournal(config, true) as ReadJournal
+    for (const { reader, handle } of entries) {
       if (handle.attached) {
         throw new NotConfiguredError(
           'reader',
@@ -145,19 +151,19 @@ export class ReadSideRuntime {
           reader,
           handle,
           readJournal,
-          codecs: handles.codecs,
-          offsetStore: settings.offsetStore ?? registration.defaultOffsets,
-          deadLetters: registration.deadLetters,
-          retry: settings.readerRetry,
-          logger: settings.logger,
-          pollIntervalMs: settings.pollIntervalMs,
+          codecs: config.codecs,
+          offsetStore: config.offsetStore ?? defaultOffsets,
+          deadLetters: readSide.deadLetters,
+          retry: config.readerRetry,
+          logger: config.logger,
+          pollIntervalMs: config.pollIntervalMs,
         }),
       )
     }
   }
 
   get deadLetters(): DeadLetterStore {
-    return this.#registration.deadLetters
+    return this.#readSide.deadLetters
   }
 
   async start(): Promise<void> {
@@ -182,21 +188,10 @@ export class ReadSideRuntime {
   }
 }
 
-function unknownProjection(name: string, known: readonly string[]): NotConfiguredError {
+/** @internal The error of `handles.projection(name)` for a name no reader has. */
+export function unknownProjection(name: string, known: readonly string[]): NotConfiguredError {
   return new NotConfiguredError(
     'reader',
     `No projection named "${name}"${known.length ? ` (registered: ${known.map((k) => `"${k}"`).join(', ')})` : ''}. Add it with builder.withReader(reader).`,
   )
-}
-
-/** @internal The read side of materialized handles, if it has readers. */
-export function readSideOf(handles: CqrsHandles): ReadSideRuntime | undefined {
-  return runtimes.get(handles)
-}
-
-/** @internal `handles.projection(name)`. */
-export function projectionOf<TState>(handles: CqrsHandles, name: string): ProjectionHandle<TState> {
-  const runtime = runtimes.get(handles)
-  if (!runtime) throw unknownProjection(name, [])
-  return runtime.handle(name) as ProjectionHandle<TState>
 }

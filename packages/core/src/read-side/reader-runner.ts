@@ -5,7 +5,6 @@ import type { Logger } from '../logger.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
-import type { ReaderRetry } from '../topology/cqrs-pattern.ts'
 import type { DeadLetter, DeadLetterStore } from './dead-letter-store.ts'
 import type {
   ReaderController,
@@ -20,6 +19,7 @@ import {
   DEFAULT_CHECKPOINT_MS,
   type Reader,
   type ReaderErrorPolicy,
+  type ReaderRetry,
   retryDelay,
   type TransactionalOffsetStore,
 } from './reader.ts'

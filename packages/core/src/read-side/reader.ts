@@ -2,7 +2,6 @@ import type { DomainEvent } from '../codec/event-codec-registry.ts'
 import { NotConfiguredError } from '../errors.ts'
 import { checkText } from '../persistence/check-text.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
-import type { ReaderRetry } from '../topology/cqrs-pattern.ts'
 import { ReaderFilter, validateFilter } from './reader-filter.ts'
 
 /**
@@ -109,6 +108,15 @@ export interface Reader<TState, TEvent extends DomainEvent = DomainEvent> {
   readonly skipLogSize?: number
   /** `readerStatus()` counts the lag of a filtered reader up to this many events. Default 10,000. */
   readonly lagCountLimit?: number
+}
+
+/** How a failed reader apply is retried before its error policy applies. */
+export type RetrySchedule = { readonly fixedMs: number } | { readonly minMs: number; readonly maxMs: number }
+
+/** The reference's `withReaderRetry(maxAttempts, schedule)`. `maxAttempts` counts the first try. */
+export interface ReaderRetry {
+  readonly maxAttempts: number
+  readonly schedule: RetrySchedule
 }
 
 /** Any reader, whatever its state type. */

@@ -8,9 +8,9 @@ import type { GatewaySnapshot, GatewayStats } from '../gateway/gateway-logic.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
 import type { DeadLetterStore } from '../read-side/dead-letter-store.ts'
 import type { ProjectionHandle, ReaderStatus } from '../read-side/projection-handle.ts'
-import { projectionOf, readSideOf } from '../read-side/read-side.ts'
+import { type ReadSideRuntime, unknownProjection } from '../read-side/read-side.ts'
 import type { Repository } from '../repository/repository.ts'
-import type { CqrsSettings } from './cqrs-pattern.ts'
+import type { CqrsSettings } from './cqrs-settings.ts'
 
 /** @internal */
 export interface CqrsHandlesInit {
@@ -19,6 +19,8 @@ export interface CqrsHandlesInit {
   settings: Readonly<CqrsSettings>
   taps: TapHub
   codecs: EventCodecRegistry
+  /** The running readers, when any are registered. */
+  readSide: ReadSideRuntime | undefined
   repositoryFor: <A extends AnyAggregate>(aggregate: A) => Repository<A>
 }
 
@@ -96,17 +98,19 @@ export class CqrsHandles {
    * ```
    */
   projection<TState = unknown>(name: string): ProjectionHandle<TState> {
-    return projectionOf<TState>(this, name)
+    const readSide = this.#init.readSide
+    if (!readSide) throw unknownProjection(name, [])
+    return readSide.handle(name) as ProjectionHandle<TState>
   }
 
   /** Every projection handle, in registration order. */
   get projections(): readonly ProjectionHandle<unknown>[] {
-    return [...(readSideOf(this)?.handles.values() ?? [])]
+    return [...(this.#init.readSide?.handles.values() ?? [])]
   }
 
   /** Each reader's status (running, caught up, lag in events, halted with its error), with the lag computed now. */
   async readerStatus(): Promise<ReaderStatus[]> {
-    return (await readSideOf(this)?.status()) ?? []
+    return (await this.#init.readSide?.status()) ?? []
   }
 
   /**
@@ -162,10 +166,10 @@ export class CqrsHandles {
 
   /** Where readers park events they could not apply (error policy `'dead-letter'`). */
   get deadLetters(): DeadLetterStore | undefined {
-    return readSideOf(this)?.deadLetters
+    return this.#init.readSide?.deadLetters
   }
 
-  /** @internal called by modules that need to stop with the handles (readers, schedulers). */
+  /** @internal called by what needs to stop with the handles (readers, schedulers). */
   onStop(hook: () => Promise<void> | void): void {
     this.#stopHooks.push(hook)
   }

@@ -1,76 +1,34 @@
-import type { AnyActorLogic, AnyActorRef, InspectionEvent, Observer } from 'xstate'
-import { createActor } from 'xstate'
+import type { AnyActorLogic } from 'xstate'
 import type { AnyAggregate, EventFrom } from '../aggregate/define-aggregate.ts'
-import { type DomainEvent, EventCodecRegistry } from '../codec/event-codec-registry.ts'
+import type { DomainEvent, EventCodecRegistry } from '../codec/event-codec-registry.ts'
 import { CQRS_DEFAULTS } from '../defaults.ts'
 import { NotConfiguredError } from '../errors.ts'
 import { type Interceptor, type InterceptorFn, toInterceptor } from '../extensions/interceptor.ts'
 import { type Listener, type ListenerFn, toListener } from '../extensions/listener.ts'
-import { type TapConfig, TapHub } from '../extensions/tap.ts'
+import type { TapConfig } from '../extensions/tap.ts'
 import type {
   CommandQueueLimits,
-  GatewayConfig,
   PassivationConfig,
   RestartLimit,
   SnapshotPolicy,
 } from '../gateway/gateway-config.ts'
-import { createGatewayLogic, type GatewayLogic } from '../gateway/gateway-logic.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { Journal } from '../persistence/journal.ts'
-import { DEFAULT_INPUT_LIMITS } from '../persistence/limits.ts'
 import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
 import type { SnapshotStore } from '../persistence/snapshot-store.ts'
 import type { DeadLetterStore } from '../read-side/dead-letter-store.ts'
 import type { ProjectionHandle } from '../read-side/projection-handle.ts'
-import { registerReader, setDeadLetterStore } from '../read-side/read-side.ts'
-import type { Reader } from '../read-side/reader.ts'
-import { createRepository } from '../repository/repository.ts'
-import { CqrsHandles } from './cqrs-handles.ts'
-import type { CqrsTopologyDescription } from './cqrs-topology.ts'
-
-/** How a failed reader apply is retried before its error policy applies. */
-export type RetrySchedule = { readonly fixedMs: number } | { readonly minMs: number; readonly maxMs: number }
-
-/** The reference's `withReaderRetry(maxAttempts, schedule)`. `maxAttempts` counts the first try. */
-export interface ReaderRetry {
-  readonly maxAttempts: number
-  readonly schedule: RetrySchedule
-}
+import { ReadSide } from '../read-side/read-side.ts'
+import type { Reader, RetrySchedule } from '../read-side/reader.ts'
+import type { CqrsSettings } from './cqrs-settings.ts'
+import { CqrsTopology } from './cqrs-topology.ts'
 
 /** What the builder is constructed with: the journal is required, as in the reference. */
 export interface CqrsBuilderConfig {
   readonly journal: Journal
   /** Default `"cqrs"`: the gateway's system id and the prefix of its children. */
   readonly name?: string
-}
-
-/** @internal State a builder accumulates; read-side and extension modules read it at materialize. */
-export interface CqrsSettings {
-  name: string
-  journal: Journal
-  aggregates: AnyAggregate[]
-  readJournal: ReadJournal | undefined
-  offsetStore: OffsetStore | undefined
-  recoveryPermits: number
-  pollIntervalMs: number
-  repositoryTimeoutMs: number
-  writerId: string
-  writerIdExplicit: boolean
-  snapshotStore: SnapshotStore | undefined
-  snapshotPolicy: SnapshotPolicy | undefined
-  snapshotKeepLast: number
-  dedupeWindow: number
-  codecs: EventCodecRegistry | undefined
-  readerRetry: ReaderRetry | undefined
-  interceptors: Interceptor[]
-  listeners: Listener[]
-  taps: TapConfig[]
-  tapStreamBufferSize: number
-  passivation: PassivationConfig
-  restartLimit: RestartLimit
-  commandQueue: CommandQueueLimits
-  logger: Logger
 }
 
 /**
@@ -103,8 +61,8 @@ export const CqrsPattern = {
 export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent> {
   /** @internal */
   readonly settings: CqrsSettings
-  /** @internal hooks other modules (readers) add, run by build() and materialize(). */
-  readonly validators: ((settings: CqrsSettings) => void)[] = []
+  /** The readers and dead-letter store, shared by every topology this builder builds. */
+  readonly #readSide = new ReadSide()
 
   constructor(config: CqrsBuilderConfig) {
     this.settings = {
@@ -241,12 +199,12 @@ export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent>
    * ```
    */
   withReader<TState>(reader: Reader<TState, TEvent>): ProjectionHandle<TState> {
-    return registerReader(this as unknown as CqrsBuilder, reader as Reader<TState, any>)
+    return this.#readSide.add(reader as Reader<TState, any>)
   }
 
   /** Where readers with error policy `'dead-letter'` park events. Default: in memory. */
   deadLetterStore(store: DeadLetterStore): this {
-    setDeadLetterStore(this as unknown as CqrsBuilder, store)
+    this.#readSide.deadLetters = store
     return this
   }
 
@@ -374,8 +332,8 @@ export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent>
         throw new NotConfiguredError('taps', `Two taps are named "${t.name}"; tap names must be unique.`)
       tapNames.add(t.name)
     }
-    for (const validate of this.validators) validate(s)
-    return new CqrsTopology(this as unknown as CqrsBuilder, { ...s, aggregates: [...s.aggregates] })
+    this.#readSide.validate(s)
+    return new CqrsTopology({ ...s, aggregates: [...s.aggregates] }, this.#readSide)
   }
 }
 
@@ -383,174 +341,4 @@ function positiveInt(value: number, what: string): void {
   if (!(Number.isInteger(value) && value >= 1)) {
     throw new NotConfiguredError(what, `${what} must be an integer of at least 1, got ${value}.`)
   }
-}
-
-/** Options of {@link CqrsTopology.materialize}. */
-export interface MaterializeOptions {
-  /** XState inspection observer for the gateway's system (each aggregate appears as an actor). */
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
-  /** Use a gateway you spawned in your own system instead of starting one. */
-  readonly gateway?: AnyActorRef
-}
-
-/** @internal hooks run by materialize (readers start here). */
-export type MaterializeHook = (handles: CqrsHandles, settings: CqrsSettings) => void | Promise<void>
-
-const materializeHooks = new WeakMap<CqrsBuilder, MaterializeHook[]>()
-
-/** @internal Lets a module (the read side) run when a topology built by `builder` materializes. */
-export function addMaterializeHook(builder: CqrsBuilder, hook: MaterializeHook): void {
-  const list = materializeHooks.get(builder) ?? []
-  list.push(hook)
-  materializeHooks.set(builder, list)
-}
-
-/**
- * An inspectable description of a CQRS instance: nothing runs until `materialize()`.
- * `gateway` is the supervisor's actor logic, for spawning inside your own system.
- */
-export class CqrsTopology {
-  /** The gateway supervisor logic: `spawnChild(topology.gateway, { systemId: topology.name })`. */
-  readonly gateway: GatewayLogic
-  readonly taps: TapHub
-  readonly #builder: CqrsBuilder
-
-  /** @internal topologies come from `CqrsPattern.builder(...).build()`. */
-  constructor(
-    builder: CqrsBuilder,
-    /** @internal */ readonly settings: Readonly<CqrsSettings>,
-  ) {
-    this.#builder = builder
-    this.taps = new TapHub(settings.taps, settings.logger, {
-      streamBufferSize: settings.tapStreamBufferSize,
-    })
-    // The user's registry itself, so what is registered on it later is used at once.
-    const codecs = settings.codecs ?? new EventCodecRegistry()
-    for (const a of settings.aggregates)
-      for (const t of a.eventTypes)
-        if (!codecs.knows(t, a.eventVersion(t))) codecs.register(t, a.eventVersion(t))
-    const writerId = settings.writerId
-    const config: GatewayConfig = {
-      aggregates: settings.aggregates,
-      journal: settings.journal,
-      snapshotStore: settings.snapshotStore,
-      snapshotPolicy:
-        settings.snapshotPolicy ??
-        (settings.snapshotStore ? { every: CQRS_DEFAULTS.snapshotEvery } : undefined),
-      snapshotKeepLast: settings.snapshotKeepLast,
-      recoveryPermits: settings.recoveryPermits,
-      passivation: settings.passivation,
-      restartLimit: settings.restartLimit,
-      commandQueue: settings.commandQueue,
-      dedupeWindow: settings.dedupeWindow,
-      codecs,
-      interceptors: settings.interceptors,
-      writerId: settings.writerIdExplicit ? writerId : undefined,
-      listeners: settings.listeners,
-      taps: this.taps,
-      logger: settings.logger,
-    }
-    this.codecs = codecs
-    this.gateway = createGatewayLogic(config)
-  }
-
-  /** The codec registry in effect: the one given to `withEventCodecs` (or a new one), with each aggregate's own event types. */
-  readonly codecs: EventCodecRegistry
-
-  get name(): string {
-    return this.settings.name
-  }
-
-  /** A plain, JSON-safe description of what will run. */
-  describe(): CqrsTopologyDescription {
-    const s = this.settings
-    return {
-      name: s.name,
-      aggregates: s.aggregates.map((a) => ({
-        type: a.type,
-        machineId: (a.machine as { id: string }).id,
-        version: a.version,
-        commands: Object.keys(a.commands),
-        events: [...a.eventTypes],
-        invariants: Object.keys(a.invariants),
-      })),
-      journal: s.journal.constructor?.name ?? 'Journal',
-      readJournal: s.readJournal ? (s.readJournal.constructor?.name ?? 'ReadJournal') : undefined,
-      recoveryPermits: s.recoveryPermits,
-      pollIntervalMs: s.pollIntervalMs,
-      repositoryTimeoutMs: s.repositoryTimeoutMs,
-      writerId: s.writerId,
-      snapshots: s.snapshotStore
-        ? { policy: s.snapshotPolicy ?? { every: CQRS_DEFAULTS.snapshotEvery }, keepLast: s.snapshotKeepLast }
-        : undefined,
-      dedupeWindow: s.dedupeWindow,
-      readerRetry: s.readerRetry,
-      interceptors: s.interceptors.map((i) => i.name),
-      listeners: s.listeners.map((l) => l.name),
-      taps: s.taps.map((t) => ({
-        name: t.name,
-        events: t.events !== undefined,
-        commands: t.commands !== undefined,
-        bufferSize: t.bufferSize ?? CQRS_DEFAULTS.tapBufferSize,
-        overflow: t.overflow ?? 'drop-oldest',
-      })),
-      readers: this.readerDescriptions(),
-      passivation: {
-        idleTimeoutMs: s.passivation.idleTimeoutMs ?? CQRS_DEFAULTS.idleTimeoutMs,
-        maxLive: s.passivation.maxLive ?? CQRS_DEFAULTS.maxLive,
-      },
-      restartLimit: s.restartLimit,
-      commandQueue: {
-        maxPerAggregate: s.commandQueue.maxPerAggregate ?? CQRS_DEFAULTS.commandQueue.maxPerAggregate,
-        maxTotal: s.commandQueue.maxTotal ?? CQRS_DEFAULTS.commandQueue.maxTotal,
-      },
-      limits: s.journal.limits ?? DEFAULT_INPUT_LIMITS,
-    }
-  }
-
-  /** @internal overridden by the read side through describe hooks. */
-  readerDescriptions(): CqrsTopologyDescription['readers'] {
-    return (readerDescribers.get(this.#builder) ?? []).map((d) => d())
-  }
-
-  /** Starts the gateway (or attaches to one you spawned) and the readers; returns the handles. */
-  async materialize(options: MaterializeOptions = {}): Promise<CqrsHandles> {
-    let gateway: AnyActorRef
-    let owned = false
-    if (options.gateway) gateway = options.gateway
-    else {
-      const actor = createActor(this.gateway as AnyActorLogic, {
-        id: this.settings.name,
-        systemId: this.settings.name,
-        ...(options.inspect ? { inspect: options.inspect } : {}),
-      })
-      actor.start()
-      gateway = actor
-      owned = true
-    }
-    const handles = new CqrsHandles({
-      gateway,
-      owned,
-      settings: this.settings,
-      taps: this.taps,
-      codecs: this.codecs,
-      repositoryFor: (aggregate) =>
-        createRepository(gateway, aggregate, { timeoutMs: this.settings.repositoryTimeoutMs }),
-    })
-    for (const hook of materializeHooks.get(this.#builder) ?? [])
-      await hook(handles, this.settings as CqrsSettings)
-    return handles
-  }
-}
-
-const readerDescribers = new WeakMap<CqrsBuilder, (() => CqrsTopologyDescription['readers'][number])[]>()
-
-/** @internal Lets the read side describe its readers in `describe()`. */
-export function addReaderDescriber(
-  builder: CqrsBuilder,
-  describe: () => CqrsTopologyDescription['readers'][number],
-): void {
-  const list = readerDescribers.get(builder) ?? []
-  list.push(describe)
-  readerDescribers.set(builder, list)
 }
