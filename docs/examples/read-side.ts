@@ -24,7 +24,7 @@ export async function main(log: (line: string) => void = console.log) {
   // #region wire
   const builder = CqrsPattern.builder({ journal: createInMemoryJournal() })
     .withAggregate(order)
-    .withReaderRetry(3, { minMs: 10, maxMs: 1_000 })
+    .readerRetry(3, { minMs: 10, maxMs: 1_000 })
   const revenueView = builder.withReader(revenue)
   const audit = builder.withReader(new AuditLog({ capacity: 100 }))
   const handles = await builder.build().materialize()

@@ -49,7 +49,7 @@ export async function main(log: (line: string) => void = console.log) {
     },
   ])
   // #region use
-  const builder = CqrsPattern.builder({ journal }).withAggregate(wallet).withEventCodecs(codecs)
+  const builder = CqrsPattern.builder({ journal }).withAggregate(wallet).eventCodecs(codecs)
   const deposits = builder.withReader(
     defineReader({
       name: 'deposits',

@@ -154,6 +154,7 @@ export type {
 export {
   createInMemoryScheduleStore,
   duplicateSchedule,
+  duplicateScheduleError,
   InMemoryScheduleStore,
 } from './scheduling/schedule-store.ts'
 export type {

@@ -115,7 +115,7 @@ describe('recovery is visible', () => {
   })
 })
 
-describe('the codec registry given to withEventCodecs', () => {
+describe('the codec registry given to eventCodecs', () => {
   it('is used live: a decoder registered on it after materialize resumes a halted reader', async () => {
     const journal = createInMemoryJournal()
     await journal.append([
@@ -129,7 +129,7 @@ describe('the codec registry given to withEventCodecs', () => {
     const builder = CqrsPattern.builder({ journal })
       .withAggregate(account)
       .logger(silentLogger)
-      .withEventCodecs(codecs)
+      .eventCodecs(codecs)
     const imported = builder.withReader({ name: 'imported', initialState: 0, apply: (n) => n + 1 })
     const handles = await builder.build().materialize()
     expect(handles.codecs).toBe(codecs)

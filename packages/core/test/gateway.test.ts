@@ -112,7 +112,7 @@ describe('gateway and repository', () => {
     const snapshots = createInMemorySnapshotStore()
     const first = countingCodecs()
     const run1 = await start(
-      (b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 10 }).withEventCodecs(first.registry),
+      (b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 10 }).eventCodecs(first.registry),
       journal,
     )
     await run1.accounts.send('s', { type: 'open', owner: 'A' })
@@ -123,7 +123,7 @@ describe('gateway and repository', () => {
 
     const second = countingCodecs()
     const run2 = await start(
-      (b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 10 }).withEventCodecs(second.registry),
+      (b) => b.snapshotStore(snapshots).snapshotPolicy({ every: 10 }).eventCodecs(second.registry),
       journal,
     )
     const result = await run2.accounts.send('s', { type: 'deposit', amount: 1 })
@@ -139,7 +139,7 @@ describe('gateway and repository', () => {
     for (let i = 0; i < 9; i++) await run1.accounts.send('f', { type: 'deposit', amount: 1 })
     await run1.handles.stop()
     const codecs = countingCodecs()
-    const run2 = await start((b) => b.withEventCodecs(codecs.registry), journal)
+    const run2 = await start((b) => b.eventCodecs(codecs.registry), journal)
     await run2.accounts.send('f', { type: 'deposit', amount: 1 })
     expect(codecs.counts.decoded).toBe(10)
   })
@@ -161,7 +161,7 @@ describe('gateway and repository', () => {
     const handles = await CqrsPattern.builder({ journal })
       .withAggregate(v2)
       .snapshotStore(snapshots)
-      .withEventCodecs(codecs.registry)
+      .eventCodecs(codecs.registry)
       .logger(silentLogger)
       .build()
       .materialize()
@@ -414,7 +414,7 @@ describe('gateway and repository', () => {
     }))
     const handles = await CqrsPattern.builder({ journal })
       .withAggregate(v2)
-      .withEventCodecs(codecs)
+      .eventCodecs(codecs)
       .logger(silentLogger)
       .build()
       .materialize()

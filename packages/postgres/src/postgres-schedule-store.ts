@@ -1,5 +1,5 @@
 import {
-  duplicateSchedule,
+  duplicateScheduleError,
   type ScheduleSettlement,
   type ScheduleStore,
   StatesourceError,
@@ -53,7 +53,7 @@ export class PostgresScheduleStore implements ScheduleStore {
       ],
       `Storing schedule "${schedule.id}"`,
     )
-    if (rows.length === 0) throw duplicateSchedule(schedule.id)
+    if (rows.length === 0) throw duplicateScheduleError(schedule.id)
   }
 
   async pending(): Promise<StoredSchedule[]> {

@@ -17,7 +17,11 @@ export { SqliteOffsetStore } from './sqlite-offset-store.ts'
 export type { AsyncTransactionOffsets, TransactionOffsets } from './sqlite-offset-store.ts'
 
 // Exactly-once projections (read model and offset in one transaction)
-export { createSqliteProjection, sqliteOffsets } from './sqlite-projection.ts'
+export {
+  createSqliteProjection,
+  createSqliteTransactionalOffsetStore,
+  sqliteOffsets,
+} from './sqlite-projection.ts'
 export type { SqliteProjectionConfig } from './sqlite-projection.ts'
 
 // Scheduled commands

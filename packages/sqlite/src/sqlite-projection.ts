@@ -83,7 +83,7 @@ export function createSqliteProjection<TState, TEvent extends DomainEvent = Doma
     )
   }
   config.setup?.(db)
-  const transactional = sqliteOffsets(config.sqlite)
+  const transactional = createSqliteTransactionalOffsetStore(config.sqlite)
   const { loadState, reset } = config
   return defineReader<TState, TEvent>({
     name: config.name,
@@ -104,10 +104,10 @@ export function createSqliteProjection<TState, TEvent extends DomainEvent = Doma
  *
  * @example
  * ```ts
- * const reader = defineReader({ name: 'rows', initialState: 0, apply: (n: number) => n + 1, transactional: sqliteOffsets(sqlite) })
+ * const reader = defineReader({ name: 'rows', initialState: 0, apply: (n: number) => n + 1, transactional: createSqliteTransactionalOffsetStore(sqlite) })
  * ```
  */
-export function sqliteOffsets(sqlite: StatesourceSqlite): TransactionalOffsetStore {
+export function createSqliteTransactionalOffsetStore(sqlite: StatesourceSqlite): TransactionalOffsetStore {
   let current: SqliteTransaction | undefined
   const inTransaction = <T>(fn: (tx: SqliteTransaction) => T): T =>
     current ? fn(current) : sqlite.transaction(fn)
@@ -127,3 +127,7 @@ export function sqliteOffsets(sqlite: StatesourceSqlite): TransactionalOffsetSto
     resetOffset: (projection) => inTransaction((tx) => tx.offsets.reset(projection)),
   }
 }
+
+/** @deprecated Use {@link createSqliteTransactionalOffsetStore}: factories are named `createX`. */
+export const sqliteOffsets: (sqlite: StatesourceSqlite) => TransactionalOffsetStore =
+  createSqliteTransactionalOffsetStore

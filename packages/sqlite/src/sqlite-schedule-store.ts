@@ -1,6 +1,6 @@
 import {
   checkText,
-  duplicateSchedule,
+  duplicateScheduleError,
   type ScheduleSettlement,
   type ScheduleStore,
   StatesourceError,
@@ -83,7 +83,7 @@ export class SqliteScheduleStore implements ScheduleStore {
         .execute()
     } catch (error) {
       if (/UNIQUE constraint failed/i.test((error as Error)?.message ?? ''))
-        throw duplicateSchedule(schedule.id)
+        throw duplicateScheduleError(schedule.id)
       throw storeFailure(`Storing schedule "${schedule.id}"`, error)
     }
   }

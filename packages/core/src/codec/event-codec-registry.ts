@@ -49,10 +49,23 @@ export class EventCodecRegistry {
     return this
   }
 
-  /** A catch-all for manifests nothing else decodes. */
-  withDefault(decoder: EventDecoder = identity): this {
+  /**
+   * Registers the catch-all decoder, for manifests nothing else decodes (identity when omitted). Registering
+   * again replaces it.
+   *
+   * @example
+   * ```ts
+   * const codecs = new EventCodecRegistry().registerDefault() // events of other services, kept as stored
+   * ```
+   */
+  registerDefault(decoder: EventDecoder = identity): this {
     this.#fallback = decoder
     return this
+  }
+
+  /** @deprecated Use {@link EventCodecRegistry.registerDefault}: the registry's methods are verbs. */
+  withDefault(decoder: EventDecoder = identity): this {
+    return this.registerDefault(decoder)
   }
 
   /** True when `type@version` can be decoded without the catch-all. */

@@ -27,7 +27,7 @@ export interface ReadSideConfig {
   readonly journal: object
   readonly readJournal: ReadJournal | undefined
   readonly offsetStore: OffsetStore | undefined
-  /** The builder's `withReaderRetry`, for readers that do not set their own. */
+  /** The builder's `readerRetry`, for readers that do not set their own. */
   readonly readerRetry: ReaderRetry | undefined
   readonly pollIntervalMs: number
   readonly logger: Logger
@@ -78,7 +78,7 @@ export class ReadSide {
       }
       names.add(reader.name)
     }
-    if (config.readerRetry) validateRetry(config.readerRetry, 'withReaderRetry')
+    if (config.readerRetry) validateRetry(config.readerRetry, 'readerRetry')
     if (!resolveReadJournal(config, false)) {
       throw new NotConfiguredError(
         'readJournal',

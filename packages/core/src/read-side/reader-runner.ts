@@ -34,7 +34,7 @@ export interface ReaderRunnerConfig<TState> {
   readonly codecs: EventCodecRegistry
   readonly offsetStore: OffsetStore
   readonly deadLetters: DeadLetterStore
-  /** The builder's `withReaderRetry`, unless the reader overrides it. */
+  /** The builder's `readerRetry`, unless the reader overrides it. */
   readonly retry: ReaderRetry | undefined
   readonly logger: Logger
   /** While a caller waits on an offset the reader may not see (a filtered reader), how often to re-check. */

@@ -94,7 +94,7 @@ export interface Reader<TState, TEvent extends DomainEvent = DomainEvent> {
   apply(state: TState, event: TEvent, envelope: EventEnvelope): TState | Promise<TState>
   /** Default `'halt'`. */
   readonly errorPolicy?: ReaderErrorPolicy
-  /** Overrides the builder's `withReaderRetry`; `false` turns retries off for this reader. */
+  /** Overrides the builder's `readerRetry`; `false` turns retries off for this reader. */
   readonly retry?: ReaderRetry | false
   /** At-least-once checkpoint interval (ignored with `transactional`, which commits with every page). */
   readonly checkpoint?: CheckpointConfig
@@ -113,7 +113,7 @@ export interface Reader<TState, TEvent extends DomainEvent = DomainEvent> {
 /** How a failed reader apply is retried before its error policy applies. */
 export type RetrySchedule = { readonly fixedMs: number } | { readonly minMs: number; readonly maxMs: number }
 
-/** The reference's `withReaderRetry(maxAttempts, schedule)`. `maxAttempts` counts the first try. */
+/** The builder's `readerRetry(maxAttempts, schedule)` (the reference's `with_reader_retry`). `maxAttempts` counts the first try. */
 export interface ReaderRetry {
   readonly maxAttempts: number
   readonly schedule: RetrySchedule

@@ -96,7 +96,7 @@ export class InMemoryScheduleStore implements ScheduleStore {
   readonly #entries = new Map<string, StoredSchedule>()
 
   async add(schedule: StoredSchedule): Promise<void> {
-    if (this.#entries.has(schedule.id)) throw duplicateSchedule(schedule.id)
+    if (this.#entries.has(schedule.id)) throw duplicateScheduleError(schedule.id)
     // A copy through JSON, as a database would store it: later changes by the caller do not leak in.
     this.#entries.set(schedule.id, JSON.parse(JSON.stringify(schedule)) as StoredSchedule)
   }
@@ -152,12 +152,15 @@ export function createInMemoryScheduleStore(): InMemoryScheduleStore {
  *
  * @example
  * ```ts
- * throw duplicateSchedule('reminder-1')
+ * throw duplicateScheduleError('reminder-1')
  * ```
  */
-export function duplicateSchedule(id: string): StatesourceError {
+export function duplicateScheduleError(id: string): StatesourceError {
   return new StatesourceError(
     'INVALID_INPUT',
     `A schedule with id "${id}" already exists. Use a new schedule id, or cancel the old one first.`,
   )
 }
+
+/** @deprecated Use {@link duplicateScheduleError}: it returns the error, and the name should say so. */
+export const duplicateSchedule: (id: string) => StatesourceError = duplicateScheduleError

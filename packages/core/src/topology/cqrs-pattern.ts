@@ -176,15 +176,32 @@ export class CqrsBuilder<TEvent extends { readonly type: string } = DomainEvent>
    * reader waits for) takes effect at once. At `build()` each aggregate's own event types are added to it at
    * their current versions, where it does not know them yet. `handles.codecs` is this same registry.
    */
-  withEventCodecs(registry: EventCodecRegistry): this {
+  eventCodecs(registry: EventCodecRegistry): this {
     this.settings.codecs = registry
     return this
   }
 
-  /** Retry failed reader applies: `maxAttempts` counts the first try. */
-  withReaderRetry(maxAttempts: number, schedule: RetrySchedule): this {
+  /** @deprecated Use {@link CqrsBuilder.eventCodecs}: a setting that replaces is named by a plain noun. */
+  withEventCodecs(registry: EventCodecRegistry): this {
+    return this.eventCodecs(registry)
+  }
+
+  /**
+   * Retry failed reader applies: `maxAttempts` counts the first try. A reader's own `retry` overrides it.
+   *
+   * @example
+   * ```ts
+   * builder.readerRetry(3, { minMs: 10, maxMs: 1_000 })
+   * ```
+   */
+  readerRetry(maxAttempts: number, schedule: RetrySchedule): this {
     this.settings.readerRetry = { maxAttempts, schedule }
     return this
+  }
+
+  /** @deprecated Use {@link CqrsBuilder.readerRetry}: a setting that replaces is named by a plain noun. */
+  withReaderRetry(maxAttempts: number, schedule: RetrySchedule): this {
+    return this.readerRetry(maxAttempts, schedule)
   }
 
   /**

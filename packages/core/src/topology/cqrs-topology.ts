@@ -69,7 +69,7 @@ export class CqrsTopology {
     this.gateway = createGatewayLogic(config)
   }
 
-  /** The codec registry in effect: the one given to `withEventCodecs` (or a new one), with each aggregate's own event types. */
+  /** The codec registry in effect: the one given to `eventCodecs` (or a new one), with each aggregate's own event types. */
   readonly codecs: EventCodecRegistry
 
   get name(): string {

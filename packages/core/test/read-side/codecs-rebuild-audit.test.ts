@@ -44,7 +44,7 @@ describe('EventCodecRegistry on both sides', () => {
     ])
     const builder = CqrsPattern.builder({ journal })
       .withAggregate(ledger)
-      .withEventCodecs(codecs)
+      .eventCodecs(codecs)
       .logger(silentLogger)
     const deposits = builder.withReader(
       defineReader({
@@ -68,7 +68,7 @@ describe('EventCodecRegistry on both sides', () => {
 
 describe('rebuildProjection', () => {
   it('replays to the same state while commands keep working', async () => {
-    const builder = accountBuilder().withEventCodecs(new EventCodecRegistry().withDefault())
+    const builder = accountBuilder().eventCodecs(new EventCodecRegistry().registerDefault())
     let applies = 0
     const total = builder.withReader(
       defineReader({

@@ -118,7 +118,7 @@ describe('error policies', () => {
   it('retries re-apply the same event before the policy applies', async () => {
     let failures = 2
     const applied: number[] = []
-    const builder = accountBuilder().withReaderRetry(5, { fixedMs: 10 })
+    const builder = accountBuilder().readerRetry(5, { fixedMs: 10 })
     const total = builder.withReader(
       defineReader({
         name: 'total',
@@ -145,7 +145,7 @@ describe('error policies', () => {
 
   it('counts retries since the runner started or was rebuilt, like applied and skipped', async () => {
     let failures = 1
-    const builder = accountBuilder().withReaderRetry(3, { fixedMs: 1 })
+    const builder = accountBuilder().readerRetry(3, { fixedMs: 1 })
     const total = builder.withReader(
       defineReader({
         name: 'total',
@@ -172,7 +172,7 @@ describe('error policies', () => {
 
   it('gives up after maxAttempts, with a per-reader override', async () => {
     const attempts: number[] = []
-    const builder = accountBuilder().withReaderRetry(5, { fixedMs: 1 })
+    const builder = accountBuilder().readerRetry(5, { fixedMs: 1 })
     const sums = builder.withReader({
       ...sumReader('sums', 'skip', { on: true }),
       retry: { maxAttempts: 3, schedule: { minMs: 1, maxMs: 4 } },
@@ -202,7 +202,7 @@ describe('error policies', () => {
         events: [{ type: 'mystery', version: 4, payload: {}, tags: [], metadata: {} }],
       },
     ])
-    const builder = accountBuilder(journal).withReaderRetry(3, { fixedMs: 1 })
+    const builder = accountBuilder(journal).readerRetry(3, { fixedMs: 1 })
     const count = builder.withReader(
       defineReader({ name: 'count', initialState: 0, apply: (n: number) => n + 1 }),
     )

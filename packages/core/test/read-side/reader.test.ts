@@ -260,7 +260,7 @@ describe('builder validation', () => {
   })
 
   it('describes its readers', () => {
-    const builder = accountBuilder().withReaderRetry(3, { fixedMs: 5 })
+    const builder = accountBuilder().readerRetry(3, { fixedMs: 5 })
     builder.withReader({
       ...totalsReader(),
       errorPolicy: 'dead-letter',
