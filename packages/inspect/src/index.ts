@@ -2,6 +2,7 @@
 export { createInspectionRecorder, readInspectionLog } from './recorder/inspection-recorder.ts'
 export type {
   InspectionRecorder,
+  InspectionRecorderConfig,
   InspectionRecorderOptions,
   RecordedActor,
   RecordedInspectionEvent,
@@ -14,6 +15,7 @@ export type {
   ConnectedInspector,
   ConnectInspectorOptions,
   InspectorRelay,
+  InspectorRelayConfig,
   InspectorRelayOptions,
 } from './recorder/inspector-relay.ts'
 

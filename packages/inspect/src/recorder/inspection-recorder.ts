@@ -29,8 +29,8 @@ export interface RecordedActor {
   readonly definition: string | undefined
 }
 
-/** Options of {@link createInspectionRecorder}. */
-export interface InspectionRecorderOptions {
+/** What {@link createInspectionRecorder} is created with; every field has a default. */
+export interface InspectionRecorderConfig {
   /** Appends each event as one JSON line to this file. Default: no file. */
   readonly file?: string
   /** How many events to keep in memory for `records`, `actors()` and `eventsOf()`; the oldest go first. Default 10,000. */
@@ -42,6 +42,9 @@ export interface InspectionRecorderOptions {
   /** Replaces events before they are recorded. */
   readonly sanitizeEvent?: (event: AnyEventObject) => AnyEventObject
 }
+
+/** @deprecated Use {@link InspectionRecorderConfig}: a factory's input is an `XConfig`. */
+export type InspectionRecorderOptions = InspectionRecorderConfig
 
 /** An in-process inspection recorder; pass `inspect` to `materialize({ inspect })` or `createActor`. */
 export interface InspectionRecorder {
@@ -82,7 +85,7 @@ export interface InspectionRecorder {
  * recorder was given to `materialize` or to your own `createActor`. Writes to the file are buffered by a
  * Node stream; `close()` waits for them.
  */
-export function createInspectionRecorder(options: InspectionRecorderOptions = {}): InspectionRecorder {
+export function createInspectionRecorder(options: InspectionRecorderConfig = {}): InspectionRecorder {
   const maxInMemory = options.maxInMemory ?? 10_000
   if (!Number.isInteger(maxInMemory) || maxInMemory < 0) {
     throw new StatesourceError(
@@ -216,7 +219,7 @@ const VERSION = '0.7.2'
 /** @internal Converts one XState inspection event to the recorded form, or `undefined` to skip it. */
 export function toRecordedEvent(
   event: InspectionEvent,
-  options: Pick<InspectionRecorderOptions, 'sanitizeContext' | 'sanitizeEvent'> = {},
+  options: Pick<InspectionRecorderConfig, 'sanitizeContext' | 'sanitizeEvent'> = {},
 ): RecordedInspectionEvent | undefined {
   const type = event.type as string
   const ref = event.actorRef as AnyActorRef & { _parent?: { sessionId: string }; logic?: unknown }
@@ -282,7 +285,7 @@ function readSnapshot(ref: AnyActorRef): unknown {
 function snapshotOf(
   ref: AnyActorRef,
   snapshot: unknown,
-  options: Pick<InspectionRecorderOptions, 'sanitizeContext'>,
+  options: Pick<InspectionRecorderConfig, 'sanitizeContext'>,
 ): Record<string, unknown> {
   // Through toJSON first: the gateway's snapshot turns into its counters there.
   const s = plain(snapshot) as

@@ -7,8 +7,8 @@ import type { InspectionEvent } from 'xstate'
 import { WebSocket, WebSocketServer } from 'ws'
 import { authorityAllowed, isAddress, isLoopback, isLoopbackName, originAllowed } from '../http/host-check.ts'
 
-/** Options of {@link startInspectorRelay}. */
-export interface InspectorRelayOptions {
+/** What {@link startInspectorRelay} is created with; every field has a default. */
+export interface InspectorRelayConfig {
   /** Port of the HTTP page and the WebSocket. Default 8080; `0` picks a free one. */
   readonly port?: number
   /**
@@ -39,6 +39,9 @@ export interface InspectorRelayOptions {
   /** The Stately inspector UI the bridge page embeds. Default `'https://stately.ai/inspect'` (needs the network). */
   readonly inspectorUrl?: string
 }
+
+/** @deprecated Use {@link InspectorRelayConfig}: a factory's input is an `XConfig`. */
+export type InspectorRelayOptions = InspectorRelayConfig
 
 /** A running relay: open `url` in a browser, connect apps to `wsUrl`. */
 export interface InspectorRelay {
@@ -78,7 +81,7 @@ const INSPECTION_TYPES = new Set(['@xstate.actor', '@xstate.event', '@xstate.sna
  * `@xstate.event`, `@xstate.snapshot`); anything else is dropped. A bad frame closes that connection only. A
  * receiver that lets more than `bufferBytes` pile up unread is disconnected.
  */
-export async function startInspectorRelay(options: InspectorRelayOptions = {}): Promise<InspectorRelay> {
+export async function startInspectorRelay(options: InspectorRelayConfig = {}): Promise<InspectorRelay> {
   const port = options.port ?? 8080
   const host = options.host ?? '127.0.0.1'
   const bufferSize = options.bufferSize ?? 200
