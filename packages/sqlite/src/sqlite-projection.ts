@@ -129,5 +129,6 @@ export function createSqliteTransactionalOffsetStore(sqlite: StatesourceSqlite):
 }
 
 /** @deprecated Use {@link createSqliteTransactionalOffsetStore}: factories are named `createX`. */
-export const sqliteOffsets: (sqlite: StatesourceSqlite) => TransactionalOffsetStore =
-  createSqliteTransactionalOffsetStore
+export function sqliteOffsets(sqlite: StatesourceSqlite): TransactionalOffsetStore {
+  return createSqliteTransactionalOffsetStore(sqlite)
+}

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type StatesourceSqlite, fromKysely, openSqlite } from '../src/open-sqlite.ts'
+import { createSqliteTransactionalOffsetStore, sqliteOffsets } from '../src/sqlite-projection.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-stores-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -84,6 +85,27 @@ describe('offset store', () => {
   it('rejects an offset that is not a non-negative integer', async () => {
     await expect(sqlite.offsetStore.save('p', 1.5)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     await expect(sqlite.offsetStore.save('p', -1)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  })
+})
+
+describe('transactional offset store', () => {
+  it('keeps offsets in the offset table, rolled back with the transaction that wrote them', async () => {
+    const offsets = createSqliteTransactionalOffsetStore(sqlite)
+    offsets.transaction(() => offsets.saveOffset('p', 3))
+    expect(() =>
+      offsets.transaction(() => {
+        offsets.saveOffset('p', 9)
+        throw new Error('apply failed')
+      }),
+    ).toThrow('apply failed')
+    expect(offsets.loadOffset('p')).toBe(3)
+    expect(await sqlite.offsetStore.load('p')).toBe(3)
+  })
+
+  it('is still reachable under its deprecated name sqliteOffsets', () => {
+    const offsets = sqliteOffsets(sqlite)
+    offsets.saveOffset('q', 5)
+    expect(createSqliteTransactionalOffsetStore(sqlite).loadOffset('q')).toBe(5)
   })
 })
 

@@ -163,4 +163,6 @@ export function duplicateScheduleError(id: string): StatesourceError {
 }
 
 /** @deprecated Use {@link duplicateScheduleError}: it returns the error, and the name should say so. */
-export const duplicateSchedule: (id: string) => StatesourceError = duplicateScheduleError
+export function duplicateSchedule(id: string): StatesourceError {
+  return duplicateScheduleError(id)
+}

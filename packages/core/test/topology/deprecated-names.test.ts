@@ -45,8 +45,8 @@ describe('deprecated names', () => {
     expect(new EventCodecRegistry().registerDefault().decode(stranger)).toEqual({ type: 'imported', n: 2 })
   })
 
-  it('duplicateSchedule is duplicateScheduleError', () => {
-    expect(duplicateSchedule).toBe(duplicateScheduleError)
+  it('duplicateSchedule returns the error duplicateScheduleError does', () => {
+    expect(duplicateSchedule('reminder-1')).toEqual(duplicateScheduleError('reminder-1'))
     expect(duplicateSchedule('reminder-1').message).toMatch(/"reminder-1" already exists/)
   })
 })
