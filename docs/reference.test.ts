@@ -73,8 +73,8 @@ describe('the API reference generated from TSDoc', () => {
     // The parser must see every runtime export, or it is missing a form of export list.
     expect(declared).toEqual(expect.arrayContaining(Object.keys(module)))
     const page = readFileSync(join(reference, name, 'README.md'), 'utf8')
-    // Markdown escapes the underscores of names like SCHEDULE_TABLE.
-    const links = [...page.matchAll(/^\| \[([\w\\]+)\]\(/gm)]
+    // Markdown escapes the underscores of names like SCHEDULE_TABLE, and strikes deprecated names through.
+    const links = [...page.matchAll(/^\| \[(?:~~)?([\w\\]+)(?:~~)?\]\(/gm)]
     const linked = new Set(links.map(([, exported]) => exported!.replaceAll('\\', '')))
     const missing = declared.filter((exported) => !linked.has(exported))
     expect(missing, `exports of ${name} with no reference page`).toEqual([])
