@@ -114,12 +114,13 @@ export const QUICK_SIZES: BenchSizes = {
   streams: 50,
   peerCommands: 200,
   peerStreams: 10,
-  peerConcurrencies: [100],
+  // Every concurrency and every load, as in a full run, so that the smoke test runs every code path.
+  peerConcurrencies: [1, 10, 100, 1000],
   warmUp: 200,
   maxSeconds: 60,
   rounds: 1,
-  openLoopSeconds: 0.5,
-  loadFractions: [0.5],
+  openLoopSeconds: 0.25,
+  loadFractions: [0.25, 0.5, 0.75, 0.9],
   scaleCommands: 5_000,
   scaleStreams: 250,
   scaleWindow: 1_000,
@@ -157,8 +158,9 @@ export interface BenchOptions {
    */
   readonly synchronous?: SqliteSynchronous
   /**
-   * Called after every case with the run so far (`complete: false` until the last one), so that a crash or a
-   * stop late in the run keeps the figures measured before it. `pnpm bench` writes the report each time.
+   * Called before every case with the run so far (`complete: false`; the finished run is what `runBench`
+   * returns), so that a crash or a stop late in the run keeps the figures measured before it. `pnpm bench`
+   * writes the report each time.
    */
   readonly onProgress?: (run: BenchRun) => void | Promise<void>
 }
@@ -351,7 +353,7 @@ export function median(values: readonly number[]): number {
  * Runs every benchmark case, each in its own child process, and returns their results. Command cases run
  * `rounds` times, interleaved (every peer and concurrency once per round), so drift of a noisy machine
  * spreads over all sides; the storage limit runs right after the statesource run it is paired with. A case
- * that fails or times out is recorded in `failures` and the run goes on; `onProgress` sees the run after
+ * that fails or times out is recorded in `failures` and the run goes on; `onProgress` sees the run before
  * every case.
  *
  * @example
@@ -415,7 +417,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
     }
   }
 
-  /** Runs one case; on failure records it under `key` (the report shows the reason) and returns undefined. */
+  /**
+   * Runs one case, after handing the run so far to `onProgress`; on failure records it under `key` (the
+   * report shows the reason) and returns undefined.
+   */
   const attempt = async <T>(
     key: string,
     label: string,
@@ -423,6 +428,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
     caseOptions: Record<string, unknown>,
     config: { exposeGc?: boolean; maxOldSpaceMb?: number } = {},
   ): Promise<T | undefined> => {
+    // What the cases before this one measured (and the failures among them) is written first.
+    await progress()
     const t0 = performance.now()
     try {
       const result = await runCaseIn<T>(name, caseOptions, {
@@ -437,8 +444,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
       failures.push({ key, label, reason })
       log(`${label}: FAILED after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${reason}`)
       return undefined
-    } finally {
-      await progress()
     }
   }
   const command = (

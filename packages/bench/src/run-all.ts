@@ -76,8 +76,8 @@ async function partFailed(key: string, label: string, error: unknown): Promise<v
 
 if (!postgresOnly && !clusterOnly) {
   try {
-    // After every case the report and bench-results.json are written again: a crash or a stop late in the
-    // run keeps what was measured before it.
+    // Before every case the report and bench-results.json are written again with what the cases before it
+    // measured: a crash or a stop late in the run keeps those figures.
     const run = await runBench({
       quick,
       ...(tenMillion ? { sizes: TEN_MILLION } : {}),

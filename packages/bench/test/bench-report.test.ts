@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { renderCharts } from '../src/bench-charts.ts'
 import { formatReport, toResults } from '../src/bench-report.ts'
-import { type BenchRun, QUICK_SIZES } from '../src/bench-runner.ts'
+import { type BenchRun, QUICK_SIZES, runCaseIn } from '../src/bench-runner.ts'
+import type { RawAppendRun } from '../src/cases/raw-case.ts'
 
 /** A run that stopped early: the first statesource run failed, nothing after the sweep's first case ran. */
 const stopped: BenchRun = {
@@ -61,5 +62,28 @@ describe('the report of a run that is incomplete or has failed cases', () => {
     expect(JSON.parse(JSON.stringify(results)).catchup_events_per_s).toBeNull()
     const charts = await renderCharts(stopped, results)
     for (const chart of charts) expect(chart.svg).toMatch(/^<svg[^>]*>/)
+  })
+})
+
+describe('a case in a process of its own', () => {
+  it('returns the result line the child process printed', async () => {
+    const [run] = await runCaseIn<RawAppendRun[]>(
+      'raw',
+      { synchronous: 'NORMAL', workload: { commands: 200, streams: 10, warmUp: 40 }, batches: [50] },
+      { timeoutSeconds: 120 },
+    )
+    expect(run?.storedRows).toBe(200)
+  })
+
+  it('is stopped and rejects when it outlives its time limit', async () => {
+    const started = performance.now()
+    await expect(
+      runCaseIn(
+        'command',
+        { peer: 'statesource', workload: { commands: 1, streams: 1 } },
+        { timeoutSeconds: 0.2 },
+      ),
+    ).rejects.toThrow('Benchmark case "command" timed out after 0.2 s and was stopped.')
+    expect(performance.now() - started).toBeLessThan(30_000)
   })
 })

@@ -16,10 +16,11 @@ describe('pnpm bench --quick', () => {
     // Every case ran: a failure would only be reported, so the smoke test looks for one.
     expect(run.failures).toEqual([])
     expect(run.complete).toBe(true)
-    // The run so far was handed over after every case, growing, and marked incomplete.
+    // The run so far was handed over before every case, growing, and marked incomplete.
     expect(snapshots.length).toBeGreaterThan(20)
     expect(snapshots.every((s) => !s.complete)).toBe(true)
-    expect(snapshots[0]!.sweep.length).toBe(1)
+    expect(snapshots[0]!.sweep).toEqual([])
+    expect(snapshots[1]!.sweep[0]!.statesource).toBeDefined()
     expect(snapshots.at(-1)!.recovery.many).toBeDefined()
     const results = toResults(run)
     expect(results.failed_cases).toBe(0)
