@@ -253,9 +253,10 @@ function timeoutSecondsOf(name: CaseName, options: Record<string, unknown>, size
   return 900
 }
 
-// Process groups of the cases running now: stopped if the runner ends first (the lag case starts a process of its own).
+// Process groups of the cases running now: stopped if the runner ends first, by an exception or by Ctrl-C (the
+// lag case starts a process of its own, and a detached group is not stopped with the runner otherwise).
 const running = new Set<number>()
-process.once('exit', () => {
+function stopRunning(): void {
   for (const pid of running) {
     try {
       process.kill(-pid, 'SIGKILL')
@@ -263,7 +264,28 @@ process.once('exit', () => {
       // Already gone.
     }
   }
-})
+}
+function onSignal(signal: NodeJS.Signals): void {
+  stopRunning()
+  process.kill(process.pid, signal)
+}
+function track(pid: number): void {
+  if (running.size === 0) {
+    process.on('exit', stopRunning)
+    // Only while a case runs: the default handling of the signal comes back afterwards.
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+  }
+  running.add(pid)
+}
+function untrack(pid: number): void {
+  running.delete(pid)
+  if (running.size === 0) {
+    process.off('exit', stopRunning)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
 
 /**
  * Runs one case in a fresh `node` process and returns its result line, parsed; with `inProcess` (quick mode),
@@ -298,7 +320,7 @@ export async function runCaseIn<T>(
       detached: true,
     })
     const pid = child.pid
-    if (pid !== undefined) running.add(pid)
+    if (pid !== undefined) track(pid)
     let timedOut = false
     const timer =
       config.timeoutSeconds === undefined
@@ -323,7 +345,7 @@ export async function runCaseIn<T>(
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      if (pid !== undefined) running.delete(pid)
+      if (pid !== undefined) untrack(pid)
       const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX))
       if (timedOut) {
         reject(
