@@ -24,11 +24,11 @@ async function toSvg(spec: vl.TopLevelSpec): Promise<string> {
   }
 }
 
-const stats = (values: readonly number[]) => ({
-  median: median(values),
-  min: Math.min(...values),
-  max: Math.max(...values),
-})
+/** Median and range of the finite values (a round whose case failed has none). */
+const stats = (values: readonly number[]) => {
+  const finite = values.filter((v) => Number.isFinite(v))
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite) }
+}
 
 /**
  * The report's charts, drawn with Vega-Lite (rendered to SVG in Node, no browser): throughput against
@@ -47,7 +47,7 @@ export async function renderCharts(run: BenchRun, results: BenchResults): Promis
     sweepRows.push({
       side: peerNamed('statesource').label,
       concurrency: c,
-      ...stats(rounds.map((s) => s.statesource.commandsPerSec)),
+      ...stats(rounds.map((s) => s.statesource?.commandsPerSec ?? Number.NaN)),
     })
     sweepRows.push({
       side: 'storage limit, same rows per transaction (rows/s)',
@@ -75,7 +75,8 @@ export async function renderCharts(run: BenchRun, results: BenchResults): Promis
     },
     width: WIDTH,
     height: HEIGHT,
-    data: { values: sweepRows },
+    // Sides that failed at a concurrency have no point there.
+    data: { values: sweepRows.filter((row) => Number.isFinite(row.median)) },
     encoding: {
       x: {
         field: 'concurrency',
@@ -137,12 +138,12 @@ export async function renderCharts(run: BenchRun, results: BenchResults): Promis
   })
 
   const scaleRows = [
-    ...run.scale.statesource.windows.map((w) => ({
+    ...(run.scale.statesource?.windows ?? []).map((w) => ({
       side: `${peerNamed('statesource').label} (cmd/s)`,
       journalEvents: w.journalEvents,
       perSec: w.commandsPerSec,
     })),
-    ...run.scale.raw.windows.map((w) => ({
+    ...(run.scale.raw?.windows ?? []).map((w) => ({
       side: 'storage limit, same rows per transaction (rows/s)',
       journalEvents: w.journalEvents,
       perSec: w.rowsPerSec,
@@ -152,7 +153,7 @@ export async function renderCharts(run: BenchRun, results: BenchResults): Promis
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Throughput against journal size',
-      subtitle: `${run.scale.statesource.streams.toLocaleString('en-US')} carts, 1,000 in flight; each point one window of ${run.sizes.scaleWindow.toLocaleString('en-US')} commands`,
+      subtitle: `${run.sizes.scaleStreams.toLocaleString('en-US')} carts, 1,000 in flight; each point one window of ${run.sizes.scaleWindow.toLocaleString('en-US')} commands`,
     },
     width: WIDTH,
     height: HEIGHT,

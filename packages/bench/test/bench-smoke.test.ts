@@ -1,14 +1,29 @@
 import { describe, expect, it } from 'vitest'
 import { renderCharts } from '../src/bench-charts.ts'
 import { REQUIRED_KEYS, formatReport, toResults } from '../src/bench-report.ts'
-import { runBench } from '../src/bench-runner.ts'
+import { type BenchRun, runBench } from '../src/bench-runner.ts'
 
 describe('pnpm bench --quick', () => {
   it('runs every case and reports every required figure as a finite number, with the charts', async () => {
     // NORMAL: the smoke test checks that every case runs and reports, not figures; a loaded machine's slow
     // syncs would only stretch it.
-    const run = await runBench({ quick: true, synchronous: 'NORMAL' })
+    const snapshots: BenchRun[] = []
+    const run = await runBench({
+      quick: true,
+      synchronous: 'NORMAL',
+      onProgress: (r) => void snapshots.push(r),
+    })
+    // Every case ran: a failure would only be reported, so the smoke test looks for one.
+    expect(run.failures).toEqual([])
+    expect(run.complete).toBe(true)
+    // The run so far was handed over before every case, growing, and marked incomplete.
+    expect(snapshots.length).toBeGreaterThan(20)
+    expect(snapshots.every((s) => !s.complete)).toBe(true)
+    expect(snapshots[0]!.sweep).toEqual([])
+    expect(snapshots[1]!.sweep[0]!.statesource).toBeDefined()
+    expect(snapshots.at(-1)!.recovery.many).toBeDefined()
     const results = toResults(run)
+    expect(results.failed_cases).toBe(0)
     for (const key of REQUIRED_KEYS) {
       expect(typeof results[key], key).toBe('number')
       expect(Number.isFinite(results[key]), key).toBe(true)

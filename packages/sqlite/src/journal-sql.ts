@@ -1,6 +1,5 @@
 import { type EventEnvelope, type EventMetadata, isStatesourceError, JournalError } from '@statesource/core'
-import type { Selectable } from 'kysely'
-import { type JournalTable, TABLES } from './sqlite-schema.ts'
+import { TABLES } from './sqlite-schema.ts'
 import type { AppendSql } from './append-transaction.js'
 
 // Every statement the journal runs, as constant SQL: the better-sqlite3 driver caches one prepared
@@ -67,22 +66,38 @@ export function insertStreams(rows: number): string {
   return `INSERT OR IGNORE INTO ${S} (persistence_id, position, deleted_to) VALUES ${Array(rows).fill('(?, ?, 0)').join(', ')}`
 }
 
-/** A row of `statesource_journal` as SQLite returns it. */
-export type JournalRow = Selectable<JournalTable>
+/** A row of {@link SQL}'s event selects read as an array (`allValues`): the columns in the order of `COLUMNS`. */
+export type JournalRowValues = readonly [
+  ordering: number,
+  persistenceId: string,
+  seqNr: number,
+  type: string,
+  version: number,
+  payload: string,
+  metadata: string,
+  tags: string,
+  writtenAt: number,
+  writerId: string,
+]
 
-/** Decodes a stored row; JSON columns are parsed. */
-export function toEnvelope(row: JournalRow): EventEnvelope {
+/**
+ * Decodes a stored row read as an array; JSON columns are parsed (the empty tags and metadata most events
+ * carry without a parse).
+ */
+export function valuesToEnvelope(row: JournalRowValues): EventEnvelope {
+  const tags = row[7]
+  const metadata = row[6]
   return {
-    ordering: row.ordering,
-    persistenceId: row.persistence_id,
-    seqNr: row.seq_nr,
-    type: row.event_type,
-    version: row.event_version,
-    payload: JSON.parse(row.payload) as unknown,
-    tags: JSON.parse(row.tags) as string[],
-    metadata: JSON.parse(row.metadata) as EventMetadata,
-    timestamp: row.written_at,
-    writerId: row.writer_id,
+    ordering: row[0],
+    persistenceId: row[1],
+    seqNr: row[2],
+    type: row[3],
+    version: row[4],
+    payload: JSON.parse(row[5]) as unknown,
+    tags: tags === '[]' ? [] : (JSON.parse(tags) as string[]),
+    metadata: metadata === '{}' ? {} : (JSON.parse(metadata) as EventMetadata),
+    timestamp: row[8],
+    writerId: row[9],
   }
 }
 

@@ -10,6 +10,7 @@ import { CompiledQuery, type Kysely } from 'kysely'
 export type SqlOp =
   | { readonly kind: 'get'; readonly sql: string; readonly params: readonly unknown[] }
   | { readonly kind: 'all'; readonly sql: string; readonly params: readonly unknown[] }
+  | { readonly kind: 'rows'; readonly sql: string; readonly params: readonly unknown[] }
   | { readonly kind: 'run'; readonly sql: string; readonly params: readonly unknown[] }
 
 /** What a `run` op gives back. */
@@ -29,6 +30,18 @@ export function* get<R>(sql: string, params: readonly unknown[]): SqlProgram<R |
 /** Runs a statement that returns rows. */
 export function* all<R>(sql: string, params: readonly unknown[]): SqlProgram<R[]> {
   return (yield { kind: 'all', sql, params }) as R[]
+}
+
+/**
+ * Runs a statement that returns rows, each as an array of its column values in the order of the SELECT.
+ * Reading many rows this way is about twice as fast on better-sqlite3 as `all` (no object with a property
+ * per column for each row), which is what the journal's pages and recovery reads need.
+ */
+export function* allValues<R extends readonly unknown[]>(
+  sql: string,
+  params: readonly unknown[],
+): SqlProgram<R[]> {
+  return (yield { kind: 'rows', sql, params }) as R[]
 }
 
 /** Runs a statement for its effect. */
@@ -142,16 +155,20 @@ export class BetterSqliteDriver implements SqlDriver {
   }
 
   #execute(op: SqlOp): unknown {
-    let statement = this.#statements.get(op.sql)
+    // A statement returning arrays is a statement of its own (raw mode is a setting of the statement).
+    const key = op.kind === 'rows' ? `rows:${op.sql}` : op.sql
+    let statement = this.#statements.get(key)
     if (!statement) {
       statement = this.#db.prepare<unknown[]>(op.sql)
+      if (op.kind === 'rows') statement.raw(true)
       // Only constant SQL is cached; programs never build SQL from data, so this map stays small.
-      if (this.#statements.size < 256) this.#statements.set(op.sql, statement)
+      if (this.#statements.size < 256) this.#statements.set(key, statement)
     }
     switch (op.kind) {
       case 'get':
         return statement.get(op.params as unknown[])
       case 'all':
+      case 'rows':
         return statement.all(op.params as unknown[])
       case 'run': {
         const result = statement.run(op.params as unknown[])
@@ -232,6 +249,9 @@ async function executeKysely(kysely: Kysely<any>, op: SqlOp): Promise<unknown> {
       return result.rows[0]
     case 'all':
       return result.rows
+    case 'rows':
+      // SQLite dialects return each row as an object whose keys follow the SELECT's columns.
+      return (result.rows as Record<string, unknown>[]).map((row) => Object.values(row))
     case 'run':
       return {
         changes: Number(result.numAffectedRows ?? 0n),

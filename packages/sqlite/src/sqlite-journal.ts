@@ -27,8 +27,8 @@ import {
 } from './append-batch.ts'
 import type { AppendContext } from './append-transaction.js'
 import { type AppendWriter, threadWriter } from './append-writer.ts'
-import { type JournalRow, journalFailure, SQL, toEnvelope } from './journal-sql.ts'
-import { all, get, type SqlDriver, type SqlProgram } from './sql-driver.ts'
+import { type JournalRowValues, journalFailure, SQL, valuesToEnvelope } from './journal-sql.ts'
+import { all, allValues, get, type SqlDriver, type SqlProgram } from './sql-driver.ts'
 import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 import type { JournalWriterThread } from './writer-thread.ts'
 
@@ -240,11 +240,11 @@ export class SqliteJournal implements Journal, EventPageSource {
     // over the (persistence_id, seq_nr) index about twice as slow, even when no row matches.
     const rows = await this.#read(
       max < 0
-        ? all<JournalRow>(SQL.byPersistenceIdUnlimited, [persistenceId, from, to])
-        : all<JournalRow>(SQL.byPersistenceId, [persistenceId, from, to, max]),
+        ? allValues<JournalRowValues>(SQL.byPersistenceIdUnlimited, [persistenceId, from, to])
+        : allValues<JournalRowValues>(SQL.byPersistenceId, [persistenceId, from, to, max]),
       `Replaying "${persistenceId}"`,
     )
-    return rows.map(toEnvelope)
+    return rows.map(valuesToEnvelope)
   }
 
   async highestSeqNr(persistenceId: string): Promise<number> {
@@ -262,7 +262,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     checkText(persistenceId, 'persistenceId')
     const from = options.fromSeqNr ?? 1
     const program = function* () {
-      const rows = yield* all<JournalRow>(SQL.byPersistenceIdUnlimited, [
+      const rows = yield* allValues<JournalRowValues>(SQL.byPersistenceIdUnlimited, [
         persistenceId,
         from,
         Number.MAX_SAFE_INTEGER,
@@ -271,13 +271,13 @@ export class SqliteJournal implements Journal, EventPageSource {
       return { rows, highestSeqNr }
     }
     const what = `Reading "${persistenceId}" for recovery`
-    let read: { rows: JournalRow[]; highestSeqNr: number }
+    let read: { rows: JournalRowValues[]; highestSeqNr: number }
     try {
       read = await this.#driver.readConsistent(program())
     } catch (error) {
       throw journalFailure(error, what)
     }
-    return { events: read.rows.map(toEnvelope), highestSeqNr: read.highestSeqNr }
+    return { events: read.rows.map(valuesToEnvelope), highestSeqNr: read.highestSeqNr }
   }
 
   /**
@@ -341,7 +341,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     limit: number,
   ): readonly EventEnvelope[] | Promise<readonly EventEnvelope[]> {
     return this.#readPage(
-      all<JournalRow>(SQL.byPersistenceId, [persistenceId, fromSeqNr, toSeqNr, limit]),
+      allValues<JournalRowValues>(SQL.byPersistenceId, [persistenceId, fromSeqNr, toSeqNr, limit]),
       `Reading events of "${persistenceId}"`,
     )
   }
@@ -352,7 +352,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     limit: number,
   ): readonly EventEnvelope[] | Promise<readonly EventEnvelope[]> {
     return this.#readPage(
-      all<JournalRow>(SQL.byTag, [tag, afterOrdering, limit]),
+      allValues<JournalRowValues>(SQL.byTag, [tag, afterOrdering, limit]),
       `Reading events tagged "${tag}"`,
     )
   }
@@ -361,7 +361,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     afterOrdering: number,
     limit: number,
   ): readonly EventEnvelope[] | Promise<readonly EventEnvelope[]> {
-    return this.#readPage(all<JournalRow>(SQL.all, [afterOrdering, limit]), 'Reading all events')
+    return this.#readPage(allValues<JournalRowValues>(SQL.all, [afterOrdering, limit]), 'Reading all events')
   }
 
   readPersistenceIds(
@@ -383,11 +383,11 @@ export class SqliteJournal implements Journal, EventPageSource {
   }
 
   #readPage(
-    program: SqlProgram<JournalRow[]>,
+    program: SqlProgram<JournalRowValues[]>,
     what: string,
   ): readonly EventEnvelope[] | Promise<readonly EventEnvelope[]> {
     const rows = this.#read(program, what)
-    return rows instanceof Promise ? rows.then((r) => r.map(toEnvelope)) : rows.map(toEnvelope)
+    return rows instanceof Promise ? rows.then((r) => r.map(valuesToEnvelope)) : rows.map(valuesToEnvelope)
   }
 
   #read<T>(program: SqlProgram<T>, what: string): T | Promise<T> {

@@ -1,4 +1,4 @@
-import { renameSync } from 'node:fs'
+import { existsSync, renameSync } from 'node:fs'
 import path from 'node:path'
 import type { WorkloadSize } from '../cart-workload.ts'
 import {
@@ -66,6 +66,13 @@ export async function runCommandCase(
     }
   } finally {
     await session.close()
-    if (options.keepFileAs) renameSync(path.join(dir, `${peer.name}.db`), options.keepFileAs)
+    if (options.keepFileAs) {
+      // With its write-ahead log, if a connection left one behind: the newest events may still be only there.
+      const file = path.join(dir, `${peer.name}.db`)
+      renameSync(file, options.keepFileAs)
+      for (const suffix of ['-wal', '-shm']) {
+        if (existsSync(file + suffix)) renameSync(file + suffix, options.keepFileAs + suffix)
+      }
+    }
   }
 }
