@@ -11,6 +11,7 @@ import {
 } from '../topology/cqrs-pattern.ts'
 import { createInMemoryDeadLetterStore, type DeadLetterStore } from './dead-letter-store.ts'
 import { type ProjectionHandle, type ReaderStatus, StoreProjectionHandle } from './projection-handle.ts'
+import { type PlacedReader, placementOf, type ReaderPlacement } from './reader-placement.ts'
 import {
   type AnyReader,
   DEFAULT_CHECKPOINT_EVENTS,
@@ -80,12 +81,12 @@ function registrationOf(builder: CqrsBuilder): ReadSideRegistration {
   registration = created
   registrations.set(builder, created)
   builder.validators.push((settings) => validateReadSide(created, settings))
-  addMaterializeHook(builder, async (handles, settings) => {
+  addMaterializeHook(builder, async (handles, settings, options) => {
     if (created.entries.length === 0) return
     const runtime = new ReadSideRuntime(created, handles, settings)
     runtimes.set(handles, runtime)
     handles.onStop(() => runtime.stop())
-    await runtime.start()
+    await runtime.start(options.readerPlacement ?? placementOf(handles.gateway))
   })
   return created
 }
@@ -122,37 +123,41 @@ function resolveReadJournal(
   return create ? journal.readJournal({ pollIntervalMs: settings.pollIntervalMs }) : true
 }
 
+/** Handles of readers handed to a placement: not attached while they run elsewhere, yet in use. */
+const placedHandles = new WeakSet<StoreProjectionHandle<unknown>>()
+
 /** @internal The running read side of one materialized topology. */
 export class ReadSideRuntime {
   readonly #registration: ReadSideRegistration
   readonly #runners = new Map<string, ReaderRunner<unknown>>()
+  readonly #createRunner: (entry: Registered) => ReaderRunner<unknown>
   readonly handles = new Map<string, StoreProjectionHandle<unknown>>()
+  #unplace: (() => Promise<void>) | undefined
+  #stopped = false
 
   constructor(registration: ReadSideRegistration, handles: CqrsHandles, settings: Readonly<CqrsSettings>) {
     this.#registration = registration
     const readJournal = resolveReadJournal(settings, true) as ReadJournal
+    this.#createRunner = ({ reader, handle }) =>
+      new ReaderRunner({
+        reader,
+        handle,
+        readJournal,
+        codecs: handles.codecs,
+        offsetStore: settings.offsetStore ?? registration.defaultOffsets,
+        deadLetters: registration.deadLetters,
+        retry: settings.readerRetry,
+        logger: settings.logger,
+        pollIntervalMs: settings.pollIntervalMs,
+      })
     for (const { reader, handle } of registration.entries) {
-      if (handle.attached) {
+      if (handle.attached || placedHandles.has(handle)) {
         throw new NotConfiguredError(
           'reader',
           `Projection "${reader.name}" is already running in another materialized instance; stop those handles before materializing again.`,
         )
       }
       this.handles.set(reader.name, handle)
-      this.#runners.set(
-        reader.name,
-        new ReaderRunner({
-          reader,
-          handle,
-          readJournal,
-          codecs: handles.codecs,
-          offsetStore: settings.offsetStore ?? registration.defaultOffsets,
-          deadLetters: registration.deadLetters,
-          retry: settings.readerRetry,
-          logger: settings.logger,
-          pollIntervalMs: settings.pollIntervalMs,
-        }),
-      )
     }
   }
 
@@ -160,7 +165,14 @@ export class ReadSideRuntime {
     return this.#registration.deadLetters
   }
 
-  async start(): Promise<void> {
+  /** Starts every reader here, or hands them to `placement`, which starts each where it should run. */
+  async start(placement?: ReaderPlacement): Promise<void> {
+    if (placement) {
+      this.#unplace = placement.place(this.#registration.entries.map((entry) => this.#placed(entry)))
+      return
+    }
+    for (const entry of this.#registration.entries)
+      this.#runners.set(entry.reader.name, this.#createRunner(entry))
     // Readers start independently: one failing to load its offset must not keep the others down.
     const results = await Promise.allSettled([...this.#runners.values()].map((runner) => runner.start()))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -168,7 +180,43 @@ export class ReadSideRuntime {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true
+    const unplace = this.#unplace
+    this.#unplace = undefined
+    if (unplace) await unplace().catch(() => undefined)
     await Promise.allSettled([...this.#runners.values()].map((runner) => runner.stop()))
+    for (const handle of this.handles.values()) placedHandles.delete(handle)
+  }
+
+  /**
+   * A reader as its placement drives it: every start runs a fresh runner (from the stored offset), and a
+   * start after a stop waits until that stop has finished, so two runners of one reader never overlap here.
+   */
+  #placed(entry: Registered): PlacedReader {
+    const name = entry.reader.name
+    placedHandles.add(entry.handle)
+    let current: ReaderRunner<unknown> | undefined
+    let stopping: Promise<void> = Promise.resolve()
+    return {
+      name,
+      start: async () => {
+        await stopping
+        if (this.#stopped || current) return
+        const runner = this.#createRunner(entry)
+        current = runner
+        this.#runners.set(name, runner)
+        await runner.start()
+      },
+      stop: async () => {
+        const runner = current
+        current = undefined
+        if (!runner) return stopping
+        if (this.#runners.get(name) === runner) this.#runners.delete(name)
+        // The runner stops applying within this call; the promise settles after its in-flight apply.
+        stopping = runner.stop().catch(() => undefined)
+        return stopping
+      },
+    }
   }
 
   handle(name: string): StoreProjectionHandle<unknown> {
@@ -178,7 +226,8 @@ export class ReadSideRuntime {
   }
 
   async status(): Promise<ReaderStatus[]> {
-    return Promise.all([...this.handles.values()].map((h) => h.refreshStatus()))
+    // A placed reader that runs in another process has no runner here: its last known status.
+    return Promise.all([...this.handles.values()].map((h) => (h.attached ? h.refreshStatus() : h.status)))
   }
 }
 

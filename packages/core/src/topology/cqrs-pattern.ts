@@ -25,6 +25,7 @@ import type { DeadLetterStore } from '../read-side/dead-letter-store.ts'
 import type { ProjectionHandle } from '../read-side/projection-handle.ts'
 import { registerReader, setDeadLetterStore } from '../read-side/read-side.ts'
 import type { Reader } from '../read-side/reader.ts'
+import type { ReaderPlacement } from '../read-side/reader-placement.ts'
 import { createRepository } from '../repository/repository.ts'
 import { CqrsHandles } from './cqrs-handles.ts'
 import type { CqrsTopologyDescription } from './cqrs-topology.ts'
@@ -391,10 +392,19 @@ export interface MaterializeOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
   /** Use a gateway you spawned in your own system instead of starting one. */
   readonly gateway?: AnyActorRef
+  /**
+   * Where the readers run. Default: the placement the gateway offers (a clustered gateway runs each reader
+   * in one process of the cluster, under a lease), else every reader in this process.
+   */
+  readonly readerPlacement?: ReaderPlacement
 }
 
 /** @internal hooks run by materialize (readers start here). */
-export type MaterializeHook = (handles: CqrsHandles, settings: CqrsSettings) => void | Promise<void>
+export type MaterializeHook = (
+  handles: CqrsHandles,
+  settings: CqrsSettings,
+  options: MaterializeOptions,
+) => void | Promise<void>
 
 const materializeHooks = new WeakMap<CqrsBuilder, MaterializeHook[]>()
 
@@ -538,7 +548,7 @@ export class CqrsTopology {
         createRepository(gateway, aggregate, { timeoutMs: this.settings.repositoryTimeoutMs }),
     })
     for (const hook of materializeHooks.get(this.#builder) ?? [])
-      await hook(handles, this.settings as CqrsSettings)
+      await hook(handles, this.settings as CqrsSettings, options)
     return handles
   }
 }
