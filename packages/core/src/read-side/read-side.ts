@@ -197,17 +197,21 @@ export class ReadSideRuntime {
     placedHandles.add(entry.handle)
     let current: ReaderRunner<unknown> | undefined
     let stopping: Promise<void> = Promise.resolve()
+    // Every stop cancels the starts asked for before it, even one still waiting for an earlier stop.
+    let calls = 0
     return {
       name,
       start: async () => {
+        const call = ++calls
         await stopping
-        if (this.#stopped || current) return
+        if (this.#stopped || current || call !== calls) return
         const runner = this.#createRunner(entry)
         current = runner
         this.#runners.set(name, runner)
         await runner.start()
       },
       stop: async () => {
+        calls++
         const runner = current
         current = undefined
         if (!runner) return stopping
