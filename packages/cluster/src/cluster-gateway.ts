@@ -241,13 +241,13 @@ export class ClusterGatewayRuntime {
     return [...this.#runningReaders].sort()
   }
 
-  /** Stops taking commands and waits for those in flight on every owned shard (what `handles.stop()` calls). */
+  /**
+   * What `handles.stop()` calls on a gateway it was given: in a cluster, draining is leaving (every shard is
+   * handed off after its in-flight commands, the readers stop, the leases are released), so the others take
+   * over instead of this process refusing commands for shards it still holds.
+   */
   async drain(): Promise<void> {
-    await Promise.allSettled(
-      [...this.#hosts.values()].map(
-        (host) => (host.gateway.getSnapshot() as GatewaySnapshot).context?.runtime.drain() ?? undefined,
-      ),
-    )
+    await this.leave()
   }
 
   /** The shard of an aggregate id. */

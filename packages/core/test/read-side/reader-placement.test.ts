@@ -68,7 +68,14 @@ describe('a reader placement', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve
     })
-    const slow = { ...offsets, load: async (name: string) => (await gate, offsets.load(name)) }
+    const slow = {
+      load: async (name: string) => {
+        await gate
+        return offsets.load(name)
+      },
+      save: (name: string, ordering: number) => offsets.save(name, ordering),
+      reset: (name: string) => offsets.reset(name),
+    }
     const builder = accountBuilder().offsetStore(slow)
     const handle = builder.withReader(deposits())
     const { placement, placed } = manualPlacement()
