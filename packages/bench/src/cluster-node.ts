@@ -1,6 +1,7 @@
 // One gateway process of the cluster benchmark, driven over IPC: reports its shard count, then on "load"
 // sends commands for random ids through its own repository (most of them owned by other processes), or on
-// "latency" times sequential commands to ids it owns against ids another process owns.
+// "latency" times sequential commands to ids it owns against ids another process owns, interleaved, beside a
+// bare NATS round trip to that other process (what routing cannot go below).
 import { type ClusterGatewaySnapshot, createClusterGatewayLogic } from '@statesource/cluster'
 import { createRepository, defineAggregate, silentLogger } from '@statesource/core'
 import { openPostgres } from '@statesource/postgres'
@@ -36,6 +37,9 @@ const db = await openPostgres(options.pgUrl, {
   poolSize: 4,
 })
 const nats = await connect({ servers: options.natsUrl, name: options.nodeId })
+// The bare round trip other processes time against: an echo, no decoding.
+const echoSubject = (nodeId: string) => `bench.${options.schema}.echo.${nodeId}`
+nats.subscribe(echoSubject(options.nodeId), { callback: (_error, msg) => msg.respond(msg.data) })
 const logic = createClusterGatewayLogic({
   aggregates: [counter],
   journal: db.journal,
@@ -103,7 +107,7 @@ async function load(message: { ids: number; concurrency: number; durationMs: num
   })
 }
 
-async function latency(message: { samples: number }) {
+async function latency(message: { samples: number; peer: string }) {
   const owned = new Set(runtime().ownedShards())
   const local: string[] = []
   const remote: string[] = []
@@ -112,25 +116,38 @@ async function latency(message: { samples: number }) {
     const list = owned.has(runtime().shardOf('counter', id)) ? local : remote
     if (list.length < message.samples) list.push(id)
   }
-  // Warm both kinds (recovery happens on the first command of an id), then time one command each.
-  const time = async (ids: string[], round: number) => {
-    const out: number[] = []
-    for (const id of ids) {
-      const t = performance.now()
-      await counters.send(id, { type: 'add', by: 1 }, { commandId: `${id}:${round}` })
-      out.push((performance.now() - t) * 1_000)
-    }
-    return out
+  const time = async (run: () => Promise<unknown>) => {
+    const t = performance.now()
+    await run()
+    return (performance.now() - t) * 1_000
   }
-  await time(local, 0)
-  await time(remote, 0)
+  const add = (id: string, round: number) => () =>
+    counters.send(id, { type: 'add', by: 1 }, { commandId: `${id}:${round}` })
+  // A payload the size of a forwarded command.
+  const payload = new TextEncoder().encode(
+    JSON.stringify({
+      aggregateType: 'counter',
+      id: 'lat-b1-0',
+      command: { type: 'add', by: 1 },
+      commandId: 'x'.repeat(36),
+      remainingMs: 30_000,
+    }),
+  )
+  // Warm both kinds (recovery happens on the first command of an id) and the peer's echo.
+  for (const id of [...local, ...remote]) await add(id, 0)()
+  for (let i = 0; i < 20; i++) await nats.request(echoSubject(message.peer), payload)
+  // Interleaved, so a change of the machine's load touches all three alike.
   const localUs: number[] = []
   const remoteUs: number[] = []
+  const natsUs: number[] = []
   for (let round = 1; round <= 3; round++) {
-    localUs.push(...(await time(local, round)))
-    remoteUs.push(...(await time(remote, round)))
+    for (let i = 0; i < message.samples; i++) {
+      localUs.push(await time(add(local[i]!, round)))
+      remoteUs.push(await time(add(remote[i]!, round)))
+      natsUs.push(await time(() => nats.request(echoSubject(message.peer), payload)))
+    }
   }
-  send({ type: 'latency', localUs: median(localUs), remoteUs: median(remoteUs) })
+  send({ type: 'latency', localUs: median(localUs), remoteUs: median(remoteUs), natsUs: median(natsUs) })
 }
 
 process.on('message', (message: { type: string } & Record<string, number>) => {

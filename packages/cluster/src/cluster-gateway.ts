@@ -6,6 +6,8 @@ import {
   type GatewayEvent,
   type GatewaySnapshot,
   type Logger,
+  type PlacedReader,
+  type ReaderPlacement,
   type SendResult,
   StatesourceError,
   silentLogger,
@@ -72,6 +74,15 @@ export interface ClusterGatewayConfig extends GatewayConfig {
   readonly subjectPrefix?: string | undefined
   /** Told about every shard acquired, handed off or lost (for metrics and tests). */
   readonly onShardEvent?: ((event: ShardEvent) => void) | undefined
+  /** Told about every reader this process starts, hands off or loses (for metrics and tests). */
+  readonly onReaderEvent?: ((event: ReaderEvent) => void) | undefined
+}
+
+/** A change of the readers this process runs. `at` is `Date.now()`. */
+export type ReaderEvent = {
+  readonly type: 'acquired' | 'released' | 'lost'
+  readonly readers: readonly string[]
+  readonly at: number
 }
 
 /** A change of this process's shard ownership. `at` is `Date.now()`. */
@@ -92,11 +103,18 @@ export interface ClusterGatewayStats {
   retries: number
   /** Shards owned now. */
   ownedShards: number
+  /** Readers (projections) running in this process now. */
+  runningReaders: number
 }
 
 /** The clustered gateway actor's snapshot. `context.runtime` is internal. */
 export type ClusterGatewaySnapshot = Snapshot<undefined> & {
-  context: { readonly runtime: ClusterGatewayRuntime; readonly stats: ClusterGatewayStats }
+  context: {
+    readonly runtime: ClusterGatewayRuntime
+    readonly stats: ClusterGatewayStats
+    /** What `topology.materialize({ gateway })` uses to run each reader in one process of the cluster. */
+    readonly readerPlacement: ReaderPlacement
+  }
 }
 
 /** The clustered gateway's actor logic type. */
@@ -137,7 +155,28 @@ export class ClusterGatewayRuntime {
     forwarded: 0,
     retries: 0,
     ownedShards: 0,
+    runningReaders: 0,
   }
+  /**
+   * Runs each reader handed to it (by `topology.materialize({ gateway })`) in one process of the cluster:
+   * a session advisory lock per reader name on the lease connection. The process holding the lock runs the
+   * reader from its stored offset; when the lease connection is lost it stops it at once and another
+   * process takes the lock and resumes from the offset.
+   */
+  readonly readerPlacement: ReaderPlacement = {
+    place: (readers) => {
+      for (const reader of readers) this.#readers.set(reader.name, reader)
+      this.#leases.addReaders(readers.map((r) => r.name))
+      return async () => {
+        await this.#leases.removeReaders(readers.map((r) => r.name))
+        for (const reader of readers) {
+          if (this.#readers.get(reader.name) === reader) this.#readers.delete(reader.name)
+        }
+      }
+    },
+  }
+  readonly #readers = new Map<string, PlacedReader>()
+  readonly #runningReaders = new Set<string>()
   readonly #config: ClusterGatewayConfig
   readonly #shardCount: number
   readonly #prefix: string
@@ -176,6 +215,9 @@ export class ClusterGatewayRuntime {
       onAcquired: (shards) => this.#acquired(shards),
       onRelease: (shard) => this.#release(shard),
       onLost: (shards) => this.#lost(shards),
+      onReadersAcquired: (names) => this.#readersAcquired(names),
+      onReaderRelease: (name) => this.#readerRelease(name),
+      onReadersLost: (names) => this.#readersLost(names),
     })
   }
 
@@ -192,6 +234,20 @@ export class ClusterGatewayRuntime {
   /** Shards this process owns now. */
   ownedShards(): number[] {
     return [...this.#hosts.keys()].sort((a, b) => a - b)
+  }
+
+  /** The readers (projections) running in this process now, by name; the others run elsewhere in the cluster. */
+  runningReaders(): string[] {
+    return [...this.#runningReaders].sort()
+  }
+
+  /**
+   * What `handles.stop()` calls on a gateway it was given: in a cluster, draining is leaving (every shard is
+   * handed off after its in-flight commands, the readers stop, the leases are released), so the others take
+   * over instead of this process refusing commands for shards it still holds.
+   */
+  async drain(): Promise<void> {
+    await this.leave()
   }
 
   /** The shard of an aggregate id. */
@@ -264,6 +320,32 @@ export class ClusterGatewayRuntime {
     // 3. Stop its actors; the caller unlocks.
     this.#stopHost(host)
     this.#config.onShardEvent?.({ type: 'released', shard, at: Date.now() })
+  }
+
+  #readersAcquired(names: readonly string[]): void {
+    for (const name of names) {
+      this.#runningReaders.add(name)
+      void this.#readers.get(name)?.start()
+    }
+    this.stats.runningReaders = this.#runningReaders.size
+    this.#config.onReaderEvent?.({ type: 'acquired', readers: names, at: Date.now() })
+  }
+
+  async #readerRelease(name: string): Promise<void> {
+    this.#runningReaders.delete(name)
+    this.stats.runningReaders = this.#runningReaders.size
+    await this.#readers.get(name)?.stop()
+    this.#config.onReaderEvent?.({ type: 'released', readers: [name], at: Date.now() })
+  }
+
+  #readersLost(names: readonly string[]): void {
+    for (const name of names) {
+      this.#runningReaders.delete(name)
+      // Stops applying now; the apply under way settles on its own (its transaction commits or fails).
+      void this.#readers.get(name)?.stop()
+    }
+    this.stats.runningReaders = this.#runningReaders.size
+    this.#config.onReaderEvent?.({ type: 'lost', readers: names, at: Date.now() })
   }
 
   #lost(shards: readonly number[]): void {
@@ -507,7 +589,7 @@ function freshSnapshot(config: ClusterGatewayConfig, scope: AnyActorScope): Clus
     status: 'active',
     output: undefined,
     error: undefined,
-    context: { runtime, stats: runtime.stats },
+    context: { runtime, stats: runtime.stats, readerPlacement: runtime.readerPlacement },
   } as ClusterGatewaySnapshot
 }
 

@@ -5,6 +5,7 @@ export type {
   ClusterGatewayLogic,
   ClusterGatewaySnapshot,
   ClusterGatewayStats,
+  ReaderEvent,
   ShardEvent,
 } from './cluster-gateway.ts'
 

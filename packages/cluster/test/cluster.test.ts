@@ -172,7 +172,7 @@ describe.skipIf(Boolean(skipReason))('a cluster of gateway processes on one Post
       schema = await freshSchema()
       privateNats = await PrivateNats.start()
       const server = privateNats
-      const started = [1, 2, 3].map((i) => new Node(`n${i}`, schema, server.url))
+      const started = [1, 2, 3].map((i) => new Node(`n${i}`, schema, { natsUrl: server.url }))
       nodes.push(...started)
       await Promise.all(started.map((n) => n.ready))
       await until(balanced(nodes), 'three processes to share the shards')

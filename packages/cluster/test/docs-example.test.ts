@@ -19,6 +19,10 @@ describe.skipIf(!up)("the cluster guide's example", () => {
     schema = await freshSchema()
     const lines: string[] = []
     await main({ pgUrl: PG_URL, natsUrl: NATS_URL, schema }, (line) => lines.push(line))
-    expect(lines).toEqual(['c-1 at version 1', 'the same commandId again: duplicate=true, version 1'])
+    expect(lines).toEqual([
+      'c-1 at version 1',
+      'the same commandId again: duplicate=true, version 1',
+      'readers running here: totals',
+    ])
   })
 })

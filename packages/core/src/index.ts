@@ -98,6 +98,7 @@ export type {
   RetrySchedule,
   TransactionalOffsetStore,
 } from './read-side/reader.ts'
+export type { PlacedReader, ReaderPlacement } from './read-side/reader-placement.ts'
 export { ProjectionError } from './read-side/reader-errors.ts'
 export type { EventPosition } from './read-side/reader-errors.ts'
 export { ReaderFilter } from './read-side/reader-filter.ts'

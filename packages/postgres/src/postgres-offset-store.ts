@@ -83,7 +83,8 @@ function validOffset(projection: string, ordering: number): void {
  * ```
  *
  * @remarks
- * `save` commits on its own, which gives at-least-once projections. For exactly-once, write the read
+ * `save` commits on its own, which gives at-least-once projections, and never moves an offset backwards
+ * (`reset` does). For exactly-once, write the read
  * model and the offset in one transaction: {@link createPostgresProjection} does, or
  * `pg.transaction(async (tx) => { ...; await tx.offsets.save(name, n) })`.
  */
@@ -99,8 +100,13 @@ export class PostgresOffsetStore implements OffsetStore {
     return this.#call(() => this.#operations.load(projection), projection)
   }
 
-  save(projection: string, ordering: number): Promise<void> {
-    return this.#call(() => this.#operations.save(projection, ordering), projection)
+  /**
+   * Stores `ordering` unless the stored offset is already at or past it: an offset only moves back through
+   * `reset`. So a checkpoint saved late (by a process whose reader has meanwhile moved to another process of
+   * a cluster) never rewinds the offset the new runner, or an exactly-once projection, has advanced.
+   */
+  async save(projection: string, ordering: number): Promise<void> {
+    await this.#call(() => this.#operations.advance(projection, ordering), projection)
   }
 
   reset(projection: string): Promise<void> {

@@ -93,6 +93,9 @@ describe('offset store and transaction(fn)', () => {
     await db.offsetStore.save('q', 7)
     expect(await db.offsetStore.load('p')).toBe(42)
     expect(await db.offsetStore.load('q')).toBe(7)
+    // A late checkpoint never rewinds an offset; only reset moves it back.
+    await db.offsetStore.save('p', 30)
+    expect(await db.offsetStore.load('p')).toBe(42)
     await db.offsetStore.reset('p')
     expect(await db.offsetStore.load('p')).toBeUndefined()
     await expect(db.offsetStore.save('p', 1.5)).rejects.toMatchObject({ code: 'INVALID_INPUT' })

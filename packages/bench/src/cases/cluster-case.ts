@@ -3,7 +3,7 @@
  * PostgreSQL (100 commands in flight in total, sent from every process to random ids, so with n processes
  * (n − 1)/n of them are forwarded over NATS), CPU per command across the processes, and the cost of
  * routing: the median latency of a command sent to a process that does not own its shard minus one sent to
- * the owner.
+ * the owner (sampled interleaved), beside a bare NATS request/reply between the same two processes.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -31,6 +31,8 @@ export interface ClusterBenchRun {
   readonly rows: readonly ClusterBenchRow[]
   readonly localUs: number
   readonly remoteUs: number
+  /** A bare NATS request/reply between the same two processes: the floor of routing. */
+  readonly natsUs: number
   readonly results: Record<`cluster_cmds_per_s_${1 | 2 | 3 | 4}`, number> & {
     readonly cluster_routing_overhead_us: number
   }
@@ -90,7 +92,7 @@ async function runCluster(
   options: { pgUrl: string; natsUrl: string; durationMs: number },
   processes: number,
   measureLatency: boolean,
-): Promise<{ row: ClusterBenchRow; latency?: { localUs: number; remoteUs: number } }> {
+): Promise<{ row: ClusterBenchRow; latency?: { localUs: number; remoteUs: number; natsUs: number } }> {
   const schema = `bench_cluster_${randomUUID().replaceAll('-', '').slice(0, 10)}`
   const db = await openPostgres(options.pgUrl, { schema, listen: false, poolSize: 1 })
   await db.close()
@@ -102,7 +104,7 @@ async function runCluster(
     await Promise.all(nodes.map((n) => n.ready))
     await balanced(nodes)
     const latency = measureLatency
-      ? await nodes[0]!.ask({ type: 'latency', samples: 50 }, 'latency')
+      ? await nodes[0]!.ask({ type: 'latency', samples: 50, peer: 'b2' }, 'latency')
       : undefined
     const perNode = Math.max(1, Math.round(100 / processes))
     const results = await Promise.all(
@@ -155,7 +157,7 @@ export async function runClusterBench(options: {
   const log = options.log ?? (() => undefined)
   const durationMs = options.quick ? 2_000 : 5_000
   const rows: ClusterBenchRow[] = []
-  let latency = { localUs: 0, remoteUs: 0 }
+  let latency = { localUs: 0, remoteUs: 0, natsUs: 0 }
   for (const processes of [1, 2, 3, 4]) {
     log(`cluster with ${processes} process(es)`)
     const run = await runCluster({ ...options, durationMs }, processes, processes === 2)
@@ -189,7 +191,7 @@ export function formatClusterTable(run: ClusterBenchRun): string {
         `| ${r.processes} | ${n(r.commands)} | ${n(r.commandsPerSec)} | ${n(r.cpuUsPerCommand)} | ${Math.round(r.forwardedShare * 100)} % | ${r.retries} | ${r.errors} |`,
     ),
     '',
-    `Routing: one command at a time, median ${n(run.localUs)} µs sent to the owner, ${n(run.remoteUs)} µs sent to a process that forwards it: ${n(run.results.cluster_routing_overhead_us)} µs of routing.`,
+    `Routing: one command at a time, interleaved, median ${n(run.localUs)} µs sent to the owner, ${n(run.remoteUs)} µs sent to a process that forwards it: ${n(run.results.cluster_routing_overhead_us)} µs of routing, against ${n(run.natsUs)} µs for a bare NATS request/reply between the same two processes.`,
   ].join('\n')}\n`
 }
 

@@ -334,7 +334,7 @@ export class StoreProjectionHandle<TState> implements ProjectionHandle<TState> {
     if (!this.#controller) {
       throw new NotConfiguredError(
         'materialize',
-        `Projection "${this.name}" is not running: materialize the topology it was added to first.`,
+        `Projection "${this.name}" is not running in this process: materialize the topology it was added to first (with a reader placement, such as a cluster's, it may run in another process).`,
       )
     }
     return this.#controller

@@ -6,6 +6,7 @@ import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
 import { createInMemoryDeadLetterStore, type DeadLetterStore } from './dead-letter-store.ts'
 import { type ProjectionHandle, type ReaderStatus, StoreProjectionHandle } from './projection-handle.ts'
+import type { PlacedReader, ReaderPlacement } from './reader-placement.ts'
 import {
   type AnyReader,
   DEFAULT_CHECKPOINT_EVENTS,
@@ -123,11 +124,18 @@ function resolveReadJournal(config: ReadSideConfig, create: boolean): ReadJourna
   return create ? journal.readJournal({ pollIntervalMs: config.pollIntervalMs }) : true
 }
 
+/** Handles of readers handed to a placement: not attached while they run elsewhere, yet in use. */
+const placedHandles = new WeakSet<StoreProjectionHandle<unknown>>()
+
 /** @internal The running read side of one materialized topology. */
 export class ReadSideRuntime {
   readonly #readSide: ReadSide
+  readonly #entries: readonly Registered[]
   readonly #runners = new Map<string, ReaderRunner<unknown>>()
+  readonly #createRunner: (entry: Registered) => ReaderRunner<unknown>
   readonly handles = new Map<string, StoreProjectionHandle<unknown>>()
+  #unplace: (() => Promise<void>) | undefined
+  #stopped = false
 
   constructor(
     readSide: ReadSide,
@@ -136,29 +144,28 @@ export class ReadSideRuntime {
     defaultOffsets: OffsetStore,
   ) {
     this.#readSide = readSide
+    this.#entries = entries
     const readJournal = resolveReadJournal(config, true) as ReadJournal
+    this.#createRunner = ({ reader, handle }) =>
+      new ReaderRunner({
+        reader,
+        handle,
+        readJournal,
+        codecs: config.codecs,
+        offsetStore: config.offsetStore ?? defaultOffsets,
+        deadLetters: readSide.deadLetters,
+        retry: config.readerRetry,
+        logger: config.logger,
+        pollIntervalMs: config.pollIntervalMs,
+      })
     for (const { reader, handle } of entries) {
-      if (handle.attached) {
+      if (handle.attached || placedHandles.has(handle)) {
         throw new NotConfiguredError(
           'reader',
           `Projection "${reader.name}" is already running in another materialized instance; stop those handles before materializing again.`,
         )
       }
       this.handles.set(reader.name, handle)
-      this.#runners.set(
-        reader.name,
-        new ReaderRunner({
-          reader,
-          handle,
-          readJournal,
-          codecs: config.codecs,
-          offsetStore: config.offsetStore ?? defaultOffsets,
-          deadLetters: readSide.deadLetters,
-          retry: config.readerRetry,
-          logger: config.logger,
-          pollIntervalMs: config.pollIntervalMs,
-        }),
-      )
     }
   }
 
@@ -166,7 +173,13 @@ export class ReadSideRuntime {
     return this.#readSide.deadLetters
   }
 
-  async start(): Promise<void> {
+  /** Starts every reader here, or hands them to `placement`, which starts each where it should run. */
+  async start(placement?: ReaderPlacement): Promise<void> {
+    if (placement) {
+      this.#unplace = placement.place(this.#entries.map((entry) => this.#placed(entry)))
+      return
+    }
+    for (const entry of this.#entries) this.#runners.set(entry.reader.name, this.#createRunner(entry))
     // Readers start independently: one failing to load its offset must not keep the others down.
     const results = await Promise.allSettled([...this.#runners.values()].map((runner) => runner.start()))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -174,7 +187,47 @@ export class ReadSideRuntime {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true
+    const unplace = this.#unplace
+    this.#unplace = undefined
+    if (unplace) await unplace().catch(() => undefined)
     await Promise.allSettled([...this.#runners.values()].map((runner) => runner.stop()))
+    for (const handle of this.handles.values()) placedHandles.delete(handle)
+  }
+
+  /**
+   * A reader as its placement drives it: every start runs a fresh runner (from the stored offset), and a
+   * start after a stop waits until that stop has finished, so two runners of one reader never overlap here.
+   */
+  #placed(entry: Registered): PlacedReader {
+    const name = entry.reader.name
+    placedHandles.add(entry.handle)
+    let current: ReaderRunner<unknown> | undefined
+    let stopping: Promise<void> = Promise.resolve()
+    // Every stop cancels the starts asked for before it, even one still waiting for an earlier stop.
+    let calls = 0
+    return {
+      name,
+      start: async () => {
+        const call = ++calls
+        await stopping
+        if (this.#stopped || current || call !== calls) return
+        const runner = this.#createRunner(entry)
+        current = runner
+        this.#runners.set(name, runner)
+        await runner.start()
+      },
+      stop: async () => {
+        calls++
+        const runner = current
+        current = undefined
+        if (!runner) return stopping
+        if (this.#runners.get(name) === runner) this.#runners.delete(name)
+        // The runner stops applying within this call; the promise settles after its in-flight apply.
+        stopping = runner.stop().catch(() => undefined)
+        return stopping
+      },
+    }
   }
 
   handle(name: string): StoreProjectionHandle<unknown> {
@@ -184,7 +237,8 @@ export class ReadSideRuntime {
   }
 
   async status(): Promise<ReaderStatus[]> {
-    return Promise.all([...this.handles.values()].map((h) => h.refreshStatus()))
+    // A placed reader that runs in another process has no runner here: its last known status.
+    return Promise.all([...this.handles.values()].map((h) => (h.attached ? h.refreshStatus() : h.status)))
   }
 }
 

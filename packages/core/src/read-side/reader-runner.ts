@@ -128,6 +128,7 @@ export class ReaderRunner<TState> implements ReaderController {
   async start(): Promise<void> {
     this.#phase = 'starting'
     this.#c.handle.attach(this)
+    const generation = this.#generation
     let stored: number | undefined
     try {
       stored = this.#tx
@@ -140,6 +141,7 @@ export class ReaderRunner<TState> implements ReaderController {
           ? await this.#reader.loadState()
           : this.#reader.initialState
     } catch (error) {
+      if (generation !== this.#generation) return
       // Nothing is saved here: the stored offset must not be overwritten by one that was never loaded.
       this.#startFailed = true
       this.#phase = 'halted'
@@ -153,6 +155,8 @@ export class ReaderRunner<TState> implements ReaderController {
       this.#publish()
       return
     }
+    // Stopped while loading (a reader placed elsewhere meanwhile): it must not start following.
+    if (generation !== this.#generation) return
     this.#startFailed = false
     this.#offset = stored ?? 0
     this.#savedOffset = this.#offset

@@ -8,6 +8,7 @@ import { createGatewayLogic, type GatewayLogic } from '../gateway/gateway-logic.
 import { DEFAULT_INPUT_LIMITS, type ResolvedInputLimits } from '../persistence/limits.ts'
 import type { ReadSide } from '../read-side/read-side.ts'
 import type { ReaderRetry } from '../read-side/reader.ts'
+import { placementOf, type ReaderPlacement } from '../read-side/reader-placement.ts'
 import { createRepository } from '../repository/repository.ts'
 import { CqrsHandles } from './cqrs-handles.ts'
 import type { CqrsSettings } from './cqrs-settings.ts'
@@ -18,6 +19,11 @@ export interface MaterializeOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
   /** Use a gateway you spawned in your own system instead of starting one. */
   readonly gateway?: AnyActorRef
+  /**
+   * Where the readers run. Default: the placement the gateway offers (a clustered gateway runs each reader
+   * in one process of the cluster, under a lease), else every reader in this process.
+   */
+  readonly readerPlacement?: ReaderPlacement
 }
 
 /**
@@ -151,7 +157,7 @@ export class CqrsTopology {
     })
     if (readSide) {
       handles.onStop(() => readSide.stop())
-      await readSide.start()
+      await readSide.start(options.readerPlacement ?? placementOf(gateway))
     }
     return handles
   }
