@@ -25,7 +25,9 @@ const testFiles = [
   ...packages.flatMap((name) => filesUnder(join(packagesDir, name))),
   ...filesUnder(join(root, 'tests')),
   ...filesUnder(join(root, 'docs')),
-].filter((file) => file.endsWith('.test.ts') || file.endsWith('/journal-contract.ts'))
+].filter(
+  (file) => file.endsWith('.test.ts') || file.endsWith('/journal-contract.ts') || file.endsWith('-suite.ts'),
+)
 
 describe('house rules', () => {
   it("keeps every package's tests in its test/ folder, none beside the source", () => {

@@ -2,11 +2,7 @@
 // sends commands for random ids through its own repository (most of them owned by other processes), or on
 // "latency" times sequential commands to ids it owns against ids another process owns, interleaved, beside a
 // bare NATS round trip to that other process (what routing cannot go below).
-import { type ClusterGatewaySnapshot, createClusterGatewayLogic } from '@statesource/cluster'
-import { createRepository, defineAggregate, silentLogger } from '@statesource/core'
-import { openPostgres } from '@statesource/postgres'
-import { connect } from 'nats'
-import { assign, createActor, setup, spawnChild } from 'xstate'
+import { createClusterNode } from '@statesource/demo/cluster-node'
 
 interface NodeOptions {
   readonly pgUrl: string
@@ -18,48 +14,12 @@ interface NodeOptions {
 const options = JSON.parse(process.argv[2] ?? '{}') as NodeOptions
 const send = (message: unknown) => process.send?.(message)
 
-const counter = defineAggregate({
-  type: 'counter',
-  machine: setup({
-    types: { context: {} as { total: number }, events: {} as { type: 'added'; by: number } },
-  }).createMachine({
-    id: 'counter',
-    context: { total: 0 },
-    on: { added: { actions: assign({ total: ({ context, event }) => context.total + event.by }) } },
-  }),
-  commands: { add: (cmd: { by: number }) => ({ type: 'added', by: cmd.by }) },
-})
-
-const db = await openPostgres(options.pgUrl, {
-  schema: options.schema,
-  writerId: options.nodeId,
-  listen: false,
-  poolSize: 4,
-})
-const nats = await connect({ servers: options.natsUrl, name: options.nodeId })
+// The same gateway process as the cluster demo's, with the benchmark's timeouts.
+const node = await createClusterNode({ ...options, leaseTimeoutMs: 10_000, commandTimeoutMs: 30_000 })
+const { counters, runtime, nats } = node
 // The bare round trip other processes time against: an echo, no decoding.
 const echoSubject = (nodeId: string) => `bench.${options.schema}.echo.${nodeId}`
 nats.subscribe(echoSubject(options.nodeId), { callback: (_error, msg) => msg.respond(msg.data) })
-const logic = createClusterGatewayLogic({
-  aggregates: [counter],
-  journal: db.journal,
-  lease: options.pgUrl,
-  nats,
-  nodeId: options.nodeId,
-  clusterName: options.schema,
-  heartbeatMs: 250,
-  leaseTimeoutMs: 10_000,
-  commandTimeoutMs: 30_000,
-  logger: silentLogger,
-})
-const system = createActor(
-  setup({ actors: { gateway: logic } }).createMachine({
-    entry: spawnChild('gateway', { systemId: 'gateway' }),
-  }),
-).start()
-const gateway = system.system.get('gateway')!
-const counters = createRepository(gateway, counter, { timeoutMs: 30_000 })
-const runtime = () => (gateway.getSnapshot() as ClusterGatewaySnapshot).context.runtime
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
@@ -155,14 +115,7 @@ process.on('message', (message: { type: string } & Record<string, number>) => {
   else if (message.type === 'load') void load(message as never)
   else if (message.type === 'latency') void latency(message as never)
   else if (message.type === 'leave') {
-    void runtime()
-      .leave()
-      .then(async () => {
-        system.stop()
-        await nats.close()
-        await db.close()
-        process.exit(0)
-      })
+    void node.leave().then(() => process.exit(0))
   }
 })
 send({ type: 'ready' })

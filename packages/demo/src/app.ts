@@ -21,7 +21,7 @@ import { order, payment, shipment } from './aggregates.ts'
 import { authorization } from './authorization.ts'
 import { commandValidators } from './command-schemas.ts'
 import { createProgress, formatCount, formatMoney, type Output, type Progress } from './progress.ts'
-import { type DailyRevenue, ORDER_STATUSES, type OrdersByStatus, type RevenuePerDay } from './projections.ts'
+import { type DailyRevenue, ORDER_STATUSES, type OrdersByStatus, type RevenuePerDay } from './read-models.ts'
 import { openShopDatabase, type ShopDatabase } from './shop-database.ts'
 import { orderId, orderNumber, placedAt, returnStepsOf, type Step, stepsOf } from './workload.ts'
 

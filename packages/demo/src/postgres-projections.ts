@@ -2,28 +2,20 @@ import { type Reader, ReaderFilter } from '@statesource/core'
 import { createPostgresProjection, type StatesourcePostgres } from '@statesource/postgres'
 import { type Kysely, sql } from 'kysely'
 import type { OrderEvent, PaymentEvent } from './aggregates.ts'
-import type { DailyRevenue, OrdersByStatus, OrderStatus, RevenuePerDay } from './projections.ts'
+import {
+  countsAfter,
+  type DailyRevenue,
+  emptyCounts,
+  type OrdersByStatus,
+  type OrderStatus,
+  type RevenuePerDay,
+  revenueAfter,
+  revenueChange,
+  statusAfter,
+} from './read-models.ts'
 
-// The same two read models as projections.ts, in tables of the PostgreSQL schema, each event applied in one
+// The same two read models as projections.ts (read-models.ts), in tables of the PostgreSQL schema, each event applied in one
 // transaction with the projection's offset (createPostgresProjection).
-
-const statusAfter: Readonly<Record<OrderEvent['type'], OrderStatus>> = {
-  placed: 'awaitingPayment',
-  paymentConfirmed: 'paid',
-  packingStarted: 'packing',
-  shipped: 'shipped',
-  delivered: 'delivered',
-  cancelled: 'cancelled',
-}
-
-const emptyCounts = (): OrdersByStatus => ({
-  awaitingPayment: 0,
-  paid: 0,
-  packing: 0,
-  shipped: 0,
-  delivered: 0,
-  cancelled: 0,
-})
 
 /**
  * The orders-by-status reader on PostgreSQL: one row per order in `demo_order`, counts per status in memory.
@@ -63,16 +55,13 @@ export function postgresOrdersByStatusReader(
         await sql`INSERT INTO ${orders} VALUES (${orderId}, ${event.customerId}, ${event.total}, ${next}, ${event.at}, ${event.at})`.execute(
           tx,
         )
-        return { ...counts, [next]: counts[next] + 1 }
+        return countsAfter(counts, undefined, next)
       }
       const { rows } = await sql<{ status: OrderStatus }>`
         UPDATE ${orders} o SET status = ${next}, updated_at = ${event.at}
         FROM (SELECT status FROM ${orders} WHERE order_id = ${orderId} FOR UPDATE) before
         WHERE o.order_id = ${orderId} RETURNING before.status`.execute(tx)
-      const previous = rows[0]?.status
-      return previous === undefined
-        ? { ...counts, [next]: counts[next] + 1 }
-        : { ...counts, [previous]: counts[previous] - 1, [next]: counts[next] + 1 }
+      return countsAfter(counts, rows[0]?.status, next)
     },
   })
 }
@@ -114,26 +103,14 @@ export function postgresRevenuePerDayReader(
     },
     reset: (tx) => sql`DELETE FROM ${revenue}`.execute(tx),
     apply: async (state, event, _envelope, tx: Kysely<any>) => {
-      if (event.type !== 'captured' && event.type !== 'refunded') return state
-      const day = event.at.slice(0, 10)
-      const captured = event.type === 'captured' ? event.amount : 0
-      const refunded = event.type === 'refunded' ? event.amount : 0
-      const payments = event.type === 'captured' ? 1 : 0
-      await sql`INSERT INTO ${revenue} VALUES (${day}, ${captured}, ${refunded}, ${payments})
+      const change = revenueChange(event)
+      if (!change) return state
+      await sql`INSERT INTO ${revenue} VALUES (${change.day}, ${change.captured}, ${change.refunded}, ${change.payments})
         ON CONFLICT (day) DO UPDATE SET captured = ${revenue}.captured + excluded.captured,
           refunded = ${revenue}.refunded + excluded.refunded, payments = ${revenue}.payments + excluded.payments`.execute(
         tx,
       )
-      const before = state[day] ?? { day, captured: 0, refunded: 0, payments: 0 }
-      return {
-        ...state,
-        [day]: {
-          day,
-          captured: before.captured + captured,
-          refunded: before.refunded + refunded,
-          payments: before.payments + payments,
-        },
-      }
+      return revenueAfter(state, change)
     },
   })
 }

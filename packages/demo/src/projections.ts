@@ -1,90 +1,21 @@
 import { type Reader, ReaderFilter, StatesourceError } from '@statesource/core'
 import { createSqliteProjection, type StatesourceSqlite } from '@statesource/sqlite'
 import type { OrderEvent, PaymentEvent } from './aggregates.ts'
+import {
+  countsAfter,
+  type DailyRevenue,
+  emptyCounts,
+  type OrdersByStatus,
+  type OrderStatus,
+  type RevenuePerDay,
+  revenueAfter,
+  revenueChange,
+  statusAfter,
+} from './read-models.ts'
 
 // The read models live in the same SQLite file as the journal, and each reader commits its rows and its
 // offset in one transaction (createSqliteProjection): a restart resumes exactly where the last commit left off, and no event is
 // ever applied twice.
-
-/**
- * Where an order is, as the orders-by-status projection counts it.
- *
- * @example
- * ```ts
- * const status: OrderStatus = 'awaitingPayment'
- * ```
- */
-export type OrderStatus = 'awaitingPayment' | 'paid' | 'packing' | 'shipped' | 'delivered' | 'cancelled'
-
-/**
- * Every order status, in lifecycle order (for printing).
- *
- * @example
- * ```ts
- * for (const status of ORDER_STATUSES) console.log(status)
- * ```
- */
-export const ORDER_STATUSES: readonly OrderStatus[] = [
-  'awaitingPayment',
-  'paid',
-  'packing',
-  'shipped',
-  'delivered',
-  'cancelled',
-]
-
-/**
- * The orders-by-status projection: how many orders are in each status.
- *
- * @example
- * ```ts
- * const counts: OrdersByStatus = { awaitingPayment: 0, paid: 0, packing: 0, shipped: 0, delivered: 12, cancelled: 1 }
- * ```
- */
-export type OrdersByStatus = Readonly<Record<OrderStatus, number>>
-
-/**
- * One day of the revenue projection, in cents.
- *
- * @example
- * ```ts
- * const day: DailyRevenue = { day: '2026-01-05', captured: 120_000, refunded: 2_500, payments: 48 }
- * ```
- */
-export interface DailyRevenue {
-  readonly day: string
-  readonly captured: number
-  readonly refunded: number
-  readonly payments: number
-}
-
-/**
- * The revenue-per-day projection, keyed by ISO day.
- *
- * @example
- * ```ts
- * const revenue: RevenuePerDay = { '2026-01-05': { day: '2026-01-05', captured: 1_000, refunded: 0, payments: 1 } }
- * ```
- */
-export type RevenuePerDay = Readonly<Record<string, DailyRevenue>>
-
-const statusAfter: Readonly<Record<OrderEvent['type'], OrderStatus>> = {
-  placed: 'awaitingPayment',
-  paymentConfirmed: 'paid',
-  packingStarted: 'packing',
-  shipped: 'shipped',
-  delivered: 'delivered',
-  cancelled: 'cancelled',
-}
-
-const emptyCounts = (): OrdersByStatus => ({
-  awaitingPayment: 0,
-  paid: 0,
-  packing: 0,
-  shipped: 0,
-  delivered: 0,
-  cancelled: 0,
-})
 
 const ORDER_TABLE = `
   CREATE TABLE IF NOT EXISTS demo_order (
@@ -148,13 +79,11 @@ export function ordersByStatusReader(sqlite: StatesourceSqlite): Reader<OrdersBy
       if (event.type === 'placed') {
         // A primary key: applying a `placed` twice would fail loudly instead of double counting.
         insert.run(orderId, event.customerId, event.total, next, event.at, event.at)
-        return { ...counts, [next]: counts[next] + 1 }
+        return countsAfter(counts, undefined, next)
       }
       const previous = findStatus.get(orderId)?.status
       update.run(next, event.at, orderId)
-      return previous === undefined
-        ? { ...counts, [next]: counts[next] + 1 }
-        : { ...counts, [previous]: counts[previous] - 1, [next]: counts[next] + 1 }
+      return countsAfter(counts, previous, next)
     },
   })
 }
@@ -190,22 +119,10 @@ export function revenuePerDayReader(sqlite: StatesourceSqlite): Reader<RevenuePe
       tx.exec('DELETE FROM demo_revenue_per_day')
     },
     apply: (revenue, event) => {
-      if (event.type !== 'captured' && event.type !== 'refunded') return revenue
-      const day = event.at.slice(0, 10)
-      const captured = event.type === 'captured' ? event.amount : 0
-      const refunded = event.type === 'refunded' ? event.amount : 0
-      const payments = event.type === 'captured' ? 1 : 0
-      upsert.run(day, captured, refunded, payments)
-      const before = revenue[day] ?? { day, captured: 0, refunded: 0, payments: 0 }
-      return {
-        ...revenue,
-        [day]: {
-          day,
-          captured: before.captured + captured,
-          refunded: before.refunded + refunded,
-          payments: before.payments + payments,
-        },
-      }
+      const change = revenueChange(event)
+      if (!change) return revenue
+      upsert.run(change.day, change.captured, change.refunded, change.payments)
+      return revenueAfter(revenue, change)
     },
   })
 }

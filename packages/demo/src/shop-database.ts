@@ -13,12 +13,8 @@ import { createSqliteScheduleStore, openSqlite } from '@statesource/sqlite'
 import { sql } from 'kysely'
 import type { OrderEvent, PaymentEvent } from './aggregates.ts'
 import { postgresOrdersByStatusReader, postgresRevenuePerDayReader } from './postgres-projections.ts'
-import {
-  type OrdersByStatus,
-  ordersByStatusReader,
-  type RevenuePerDay,
-  revenuePerDayReader,
-} from './projections.ts'
+import { ordersByStatusReader, revenuePerDayReader } from './projections.ts'
+import type { OrdersByStatus, RevenuePerDay } from './read-models.ts'
 
 /**
  * What the demo needs from its database, on SQLite or PostgreSQL: the stores, the two projections whose

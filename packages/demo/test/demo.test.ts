@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { initialTransition, transition } from 'xstate'
 import { order } from '../src/aggregates.ts'
 import { type DemoSummary, runDemo } from '../src/app.ts'
-import { ORDER_STATUSES } from '../src/projections.ts'
+import { ORDER_STATUSES } from '../src/read-models.ts'
 import { fateOf } from '../src/workload.ts'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))

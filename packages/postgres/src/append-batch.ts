@@ -1,46 +1,15 @@
 import {
-  type AppendOutcome,
   type AppendRequest,
   ConcurrencyError,
-  checkEventLimits,
-  checkPersistenceId,
-  checkText,
-  checkTexts,
   DEFAULT_INPUT_LIMITS,
   type EventEnvelope,
-  type EventMetadata,
   type ResolvedInputLimits,
-  StatesourceError,
 } from '@statesource/core'
-import { encodeEventJson, encodeEventMetadata } from '@statesource/core/internal'
+import { type AppendEncoding, encodeAppendRequest, type PendingAppend } from '@statesource/core/internal'
 import { toDbText } from './pg-text.ts'
 
-const NO_TAGS: readonly string[] = Object.freeze([])
-
-/** An event serialized before its batch is sent. */
-export interface EncodedEvent {
-  readonly type: string
-  readonly version: number
-  readonly payloadJson: string
-  readonly metadataJson: string
-  /** JSON array of the stored (escaped) tags. */
-  readonly tagsJson: string
-  /** Distinct stored (escaped) tags: the rows of `statesource_event_tag`. */
-  readonly uniqueTags: readonly string[]
-  readonly payload: unknown
-  readonly metadata: EventMetadata
-  readonly tags: readonly string[]
-}
-
-/** A request that passed encoding and waits for its batch; the batch sets `outcome`. */
-export interface PendingRequest {
-  readonly persistenceId: string
-  /** The stored (escaped) persistence id. */
-  readonly storedId: string
-  readonly expectedSeqNr: number
-  readonly events: readonly EncodedEvent[]
-  outcome: AppendOutcome | undefined
-}
+/** A request that passed encoding and waits for its batch; its tags and `storedId` are escaped (`toDbText`). */
+export type PendingRequest = PendingAppend
 
 /** What every row of one batch shares. */
 export interface AppendContext {
@@ -48,72 +17,18 @@ export interface AppendContext {
   readonly writerId: string
 }
 
+/** `version` is an `int` column; NUL cannot be stored in `text`, so tags are escaped. */
+const POSTGRES_ENCODING: AppendEncoding = { int32Versions: true, storedText: toDbText }
+
 /**
- * Validates and serializes a request. Throws (failing this request only) on bad input or on a payload or
- * metadata that is not JSON (`SERIALIZATION_FAILED`, from core's `toJson`).
+ * Validates and serializes a request (core's encoding, with PostgreSQL's 32-bit version column and escaped
+ * text). Throws (failing this request only) on bad input or on a payload or metadata that is not JSON.
  */
 export function encodeRequest(
   request: AppendRequest,
   limits: ResolvedInputLimits = DEFAULT_INPUT_LIMITS,
 ): PendingRequest {
-  const { persistenceId, expectedSeqNr } = request
-  if (typeof persistenceId !== 'string' || persistenceId.length === 0) {
-    throw new StatesourceError('INVALID_INPUT', 'An append request needs a non-empty string persistenceId.')
-  }
-  if (!Number.isSafeInteger(expectedSeqNr) || expectedSeqNr < 0) {
-    throw new StatesourceError(
-      'INVALID_INPUT',
-      `The append to "${persistenceId}" has expectedSeqNr ${expectedSeqNr}; it must be an integer >= 0.`,
-    )
-  }
-  // Text columns store UTF-8: a lone surrogate would be changed, so it is refused, naming the field.
-  checkText(persistenceId, 'persistenceId')
-  for (const event of request.events) {
-    checkText(event.type, 'event type')
-    checkTexts(event.tags, 'tag')
-  }
-  checkPersistenceId(persistenceId, limits)
-  const events: EncodedEvent[] = []
-  for (const event of request.events) {
-    const type = event.type
-    if (typeof type !== 'string' || type.length === 0) {
-      throw new StatesourceError('INVALID_INPUT', `An event for "${persistenceId}" has no type.`)
-    }
-    const version = event.version ?? 1
-    if (!Number.isSafeInteger(version) || Math.abs(version) > 2_147_483_647) {
-      throw new StatesourceError(
-        'INVALID_INPUT',
-        `Event "${type}" has version ${version}; it must be a 32-bit integer.`,
-      )
-    }
-    const tags = event.tags ?? []
-    for (const tag of tags) {
-      if (typeof tag !== 'string') {
-        throw new StatesourceError('INVALID_INPUT', `Event "${type}" has a tag that is not a string.`)
-      }
-    }
-    const payload = encodeEventJson(event.payload, 'payload', type)
-    const metadata = encodeEventMetadata(event.metadata, type)
-    checkEventLimits(
-      persistenceId,
-      { type, tags },
-      { payloadJson: payload.json, metadataJson: metadata.json },
-      limits,
-    )
-    const stored = tags.length === 0 ? NO_TAGS : tags.map(toDbText)
-    events.push({
-      type,
-      version,
-      payloadJson: payload.json,
-      metadataJson: metadata.json,
-      tagsJson: stored.length === 0 ? '[]' : JSON.stringify(stored),
-      uniqueTags: stored.length < 2 ? stored : [...new Set(stored)],
-      payload: payload.value,
-      metadata: metadata.value as EventMetadata,
-      tags: tags.length === 0 ? NO_TAGS : [...tags],
-    })
-  }
-  return { persistenceId, storedId: toDbText(persistenceId), expectedSeqNr, events, outcome: undefined }
+  return encodeAppendRequest(request, limits, POSTGRES_ENCODING)
 }
 
 /** The parameters of one call of the append function (see `postgres-schema.ts`), in its order. */

@@ -1,20 +1,6 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
-import {
-  checkText,
-  checkTexts,
-  type AppendOutcome,
-  type AppendRequest,
-  ConcurrencyError,
-  checkEventLimits,
-  checkPersistenceId,
-  DEFAULT_INPUT_LIMITS,
-  type EventEnvelope,
-  type EventMetadata,
-  JournalError,
-  type ResolvedInputLimits,
-  StatesourceError,
-} from '@statesource/core'
-import { encodeEventJson, encodeEventMetadata } from '@statesource/core/internal'
+import { ConcurrencyError, type EventEnvelope, JournalError } from '@statesource/core'
+import type { EncodedEvent, PendingAppend } from '@statesource/core/internal'
 import {
   type AppendContext,
   acceptedRows,
@@ -33,97 +19,9 @@ import {
 } from './journal-sql.ts'
 import { all, get, run, type SqlProgram } from './sql-driver.ts'
 
-const NO_TAGS: readonly string[] = Object.freeze([])
-
-/** An event serialized before its transaction starts. */
-export interface EncodedEvent {
-  readonly type: string
-  readonly version: number
-  readonly payloadJson: string
-  readonly metadataJson: string
-  readonly tagsJson: string
-  readonly uniqueTags: readonly string[]
-  readonly payload: unknown
-  readonly metadata: EventMetadata
-  readonly tags: readonly string[]
-}
-
-/** A request that passed encoding and waits for its transaction; the transaction sets `outcome`. */
-export interface PendingRequest {
-  readonly persistenceId: string
-  readonly expectedSeqNr: number
-  readonly events: readonly EncodedEvent[]
-  outcome: AppendOutcome | undefined
-}
-
-/**
- * Validates and serializes a request. Throws (failing this request only) on bad input, on input beyond
- * `limits` (`INVALID_INPUT`) or on a payload or metadata that is not JSON (`SERIALIZATION_FAILED`, from
- * core's `toJson`).
- */
-export function encodeRequest(
-  request: AppendRequest,
-  limits: ResolvedInputLimits = DEFAULT_INPUT_LIMITS,
-): PendingRequest {
-  const { persistenceId, expectedSeqNr } = request
-  if (typeof persistenceId !== 'string' || persistenceId.length === 0) {
-    throw new StatesourceError('INVALID_INPUT', 'An append request needs a non-empty string persistenceId.')
-  }
-  checkText(persistenceId, 'persistenceId')
-  if (!Number.isSafeInteger(expectedSeqNr) || expectedSeqNr < 0) {
-    throw new StatesourceError(
-      'INVALID_INPUT',
-      `The append to "${persistenceId}" has expectedSeqNr ${expectedSeqNr}; it must be an integer >= 0.`,
-    )
-  }
-  checkPersistenceId(persistenceId, limits)
-  const events: EncodedEvent[] = []
-  for (const event of request.events) {
-    const type = event.type
-    if (typeof type !== 'string' || type.length === 0) {
-      throw new StatesourceError('INVALID_INPUT', `An event for "${persistenceId}" has no type.`)
-    }
-    checkText(type, 'event type')
-    const version = event.version ?? 1
-    if (!Number.isSafeInteger(version)) {
-      throw new StatesourceError(
-        'INVALID_INPUT',
-        `Event "${type}" has version ${version}; it must be an integer.`,
-      )
-    }
-    const tags = event.tags ?? []
-    for (const tag of tags) {
-      if (typeof tag !== 'string') {
-        throw new StatesourceError('INVALID_INPUT', `Event "${type}" has a tag that is not a string.`)
-      }
-    }
-    checkTexts(tags, 'tag')
-    const payload = encodeEventJson(event.payload, 'payload', type)
-    const metadata = encodeEventMetadata(event.metadata, type)
-    checkEventLimits(
-      persistenceId,
-      { type, tags },
-      { payloadJson: payload.json, metadataJson: metadata.json },
-      limits,
-    )
-    events.push({
-      type,
-      version,
-      payloadJson: payload.json,
-      metadataJson: metadata.json,
-      tagsJson: tags.length === 0 ? '[]' : JSON.stringify(tags),
-      uniqueTags: tags.length < 2 ? tags : [...new Set(tags)],
-      payload: payload.value,
-      metadata: metadata.value as EventMetadata,
-      tags: tags.length === 0 ? NO_TAGS : [...tags],
-    })
-  }
-  return { persistenceId, expectedSeqNr, events, outcome: undefined }
-}
-
 /** The envelope of a stored event. */
 export function envelopeOf(
-  request: PendingRequest,
+  request: PendingAppend,
   event: EncodedEvent,
   seqNr: number,
   ordering: number,
@@ -148,7 +46,7 @@ export function envelopeOf(
  * every append path returns).
  */
 export function applyResults(
-  requests: readonly PendingRequest[],
+  requests: readonly PendingAppend[],
   results: readonly number[],
   context: AppendContext,
 ): void {
@@ -185,7 +83,7 @@ export function* currentSeqNr(persistenceId: string): SqlProgram<number> {
  * results in the format of `encoded-batch.js`, like the better-sqlite3 body.
  */
 export function* appendProgram(
-  requests: readonly PendingRequest[],
+  requests: readonly PendingAppend[],
   context: AppendContext,
 ): SqlProgram<number[]> {
   const heads = new Map<string, number>()

@@ -1,6 +1,7 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import { type AppendContext, createAppendTransaction } from './append-transaction.js'
-import { type PendingRequest, appendProgram } from './append-batch.ts'
+import type { PendingAppend } from '@statesource/core/internal'
+import { appendProgram } from './append-batch.ts'
 import { encodeBatch, RequestListReader } from './encoded-batch.js'
 import { APPEND_SQL } from './journal-sql.ts'
 import type { BetterSqliteDriver, KyselyDriver } from './sql-driver.ts'
@@ -13,7 +14,7 @@ import type { JournalWriterThread } from './writer-thread.ts'
 export interface AppendWriter {
   /** Writes the requests in one transaction; throws or rejects only when the transaction failed as a whole. */
   write(
-    requests: readonly PendingRequest[],
+    requests: readonly PendingAppend[],
     events: number,
     context: AppendContext,
   ): number[] | Promise<number[]>

@@ -5,7 +5,7 @@
 // (`journal-writer.worker.js`) loads it without a TypeScript loader.
 
 /**
- * An event of a batch: serialized before its transaction starts (`EncodedEvent` in `append-batch.ts` is one).
+ * An event of a batch: serialized before its transaction starts (`EncodedEvent` of `@statesource/core/internal` is one).
  *
  * @typedef {object} BatchEvent
  * @property {string} type
@@ -17,7 +17,7 @@
  */
 
 /**
- * A request of a batch (`PendingRequest` in `append-batch.ts` is one).
+ * A request of a batch (`PendingAppend` of `@statesource/core/internal` is one).
  *
  * @typedef {object} BatchRequest
  * @property {string} persistenceId

@@ -18,13 +18,8 @@ import {
   resolveInputLimits,
 } from '@statesource/core'
 import { type Observable, Subject } from 'rxjs'
-import {
-  applyResults,
-  currentSeqNr,
-  deleteProgram,
-  encodeRequest,
-  type PendingRequest,
-} from './append-batch.ts'
+import { encodeAppendRequest, type PendingAppend } from '@statesource/core/internal'
+import { applyResults, currentSeqNr, deleteProgram } from './append-batch.ts'
 import type { AppendContext } from './append-transaction.js'
 import { type AppendWriter, threadWriter } from './append-writer.ts'
 import { type JournalRowValues, journalFailure, SQL, valuesToEnvelope } from './journal-sql.ts'
@@ -103,8 +98,8 @@ export interface SqliteJournalStats {
 
 /** One `append` call: its requests in order, some already failed during encoding. */
 interface PendingCall {
-  readonly slots: (PendingRequest | AppendOutcome)[]
-  readonly pending: PendingRequest[]
+  readonly slots: (PendingAppend | AppendOutcome)[]
+  readonly pending: PendingAppend[]
   readonly events: number
   resolve: (outcomes: AppendOutcome[]) => void
   reject: (error: Error) => void
@@ -207,12 +202,12 @@ export class SqliteJournal implements Journal, EventPageSource {
 
   append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     if (!this.#accepting) return Promise.reject(closedError())
-    const slots: (PendingRequest | AppendOutcome)[] = []
-    const pending: PendingRequest[] = []
+    const slots: (PendingAppend | AppendOutcome)[] = []
+    const pending: PendingAppend[] = []
     let events = 0
     for (const request of requests) {
       try {
-        const encoded = encodeRequest(request, this.limits)
+        const encoded = encodeAppendRequest(request, this.limits)
         slots.push(encoded)
         pending.push(encoded)
         events += encoded.events.length
@@ -466,7 +461,7 @@ export class SqliteJournal implements Journal, EventPageSource {
   /** An asynchronous write ended (a method, not a closure per batch: tsx's keepNames makes those costly). */
   #written(
     batch: PendingCall[],
-    requests: PendingRequest[],
+    requests: PendingAppend[],
     context: AppendContext,
     results: number[] | undefined,
     error: unknown,
@@ -490,7 +485,7 @@ export class SqliteJournal implements Journal, EventPageSource {
     else this.#flush()
   }
 
-  #settle(batch: PendingCall[], requests: PendingRequest[], error: unknown, onThread: boolean): void {
+  #settle(batch: PendingCall[], requests: PendingAppend[], error: unknown, onThread: boolean): void {
     const counted = !onThread // the thread reports its transactions itself (onTransaction)
     if (error !== undefined) {
       if (!onThread) this.#direct.invalidate()

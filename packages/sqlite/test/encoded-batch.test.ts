@@ -1,6 +1,6 @@
+import { encodeAppendRequest } from '@statesource/core/internal'
 import { appendRequest, newEvent } from '@statesource/core/testing'
 import { describe, expect, it } from 'vitest'
-import { encodeRequest } from '../src/append-batch.ts'
 import { acceptedRows, decideAppend, resultsOf } from '../src/append-transaction.js'
 import {
   ACCEPTED,
@@ -14,7 +14,7 @@ import {
 } from '../src/encoded-batch.js'
 
 const requests = [
-  encodeRequest(
+  encodeAppendRequest(
     appendRequest(
       'cart|1',
       [
@@ -24,8 +24,8 @@ const requests = [
       { expectedSeqNr: 3 },
     ),
   ),
-  encodeRequest(appendRequest('no events', [])),
-  encodeRequest(appendRequest('cart|2', [newEvent('opened', { n: 1 }, { version: 2 })])),
+  encodeAppendRequest(appendRequest('no events', [])),
+  encodeAppendRequest(appendRequest('cart|2', [newEvent('opened', { n: 1 }, { version: 2 })])),
 ]
 
 /** Every request of a batch, read with a BatchReader; the events `skip` picks are passed over with skipEvent. */
@@ -99,10 +99,10 @@ describe('the encoded batch', () => {
 describe('the append decision', () => {
   it('accepts a request at its stream head, chains the next one of the batch and fails a stale one alone', () => {
     const batch = [
-      encodeRequest(appendRequest('s', [newEvent('a'), newEvent('b')], { expectedSeqNr: 0 })),
-      encodeRequest(appendRequest('s', [newEvent('c')], { expectedSeqNr: 2 })),
-      encodeRequest(appendRequest('s', [newEvent('d')], { expectedSeqNr: 0 })),
-      encodeRequest(appendRequest('t', [newEvent('e')], { expectedSeqNr: 4 })),
+      encodeAppendRequest(appendRequest('s', [newEvent('a'), newEvent('b')], { expectedSeqNr: 0 })),
+      encodeAppendRequest(appendRequest('s', [newEvent('c')], { expectedSeqNr: 2 })),
+      encodeAppendRequest(appendRequest('s', [newEvent('d')], { expectedSeqNr: 0 })),
+      encodeAppendRequest(appendRequest('t', [newEvent('e')], { expectedSeqNr: 4 })),
     ]
     const heads = new Map<string, number>()
     const read: string[] = []

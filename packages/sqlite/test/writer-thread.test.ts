@@ -5,7 +5,7 @@ import { JournalOutcomeUnknownError } from '@statesource/core'
 import { appendRequest, newEvent } from '@statesource/core/testing'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { encodeRequest } from '../src/append-batch.ts'
+import { encodeAppendRequest } from '@statesource/core/internal'
 import { encodeBatch } from '../src/encoded-batch.js'
 import { APPEND_SQL } from '../src/journal-sql.ts'
 import { openSqlite } from '../src/open-sqlite.ts'
@@ -19,7 +19,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 const batchFor = (persistenceId: string, expectedSeqNr: number) =>
   encodeBatch([
-    encodeRequest(
+    encodeAppendRequest(
       appendRequest(persistenceId, [newEvent('x', { n: 1 }, { tags: ['t'] })], {
         expectedSeqNr,
       }),

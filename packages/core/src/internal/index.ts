@@ -15,3 +15,11 @@ export { createGatewayLogic } from '../gateway/gateway-logic.ts'
 
 // Event payloads and metadata serialized for storage, with a fast path for plain JSON (every SQL journal's append)
 export { type EncodedJson, encodeEventJson, encodeEventMetadata } from './json.ts'
+
+// An append request checked and serialized for storage (every SQL journal's append)
+export {
+  type AppendEncoding,
+  type EncodedEvent,
+  encodeAppendRequest,
+  type PendingAppend,
+} from './append-request.ts'
