@@ -274,13 +274,22 @@ export async function openPostgres(
       pool.on('error', (error) =>
         options.logger?.warn(`An idle PostgreSQL connection failed: ${messageOf(error)}`),
       )
-      // A connection in use that dies also emits 'error' on its client once its query has failed (and the
-      // query's caller has been told): without a listener of its own that late event ends the process too.
-      pool.on('connect', (client) =>
+      pool.on('connect', (client) => {
+        // A connection in use that dies also emits 'error' on its client once its query has failed (and the
+        // query's caller has been told): without a listener of its own that late event ends the process too.
         client.on('error', (error) =>
           options.logger?.warn(`A PostgreSQL connection failed: ${messageOf(error)}`),
-        ),
-      )
+        )
+        // A backend that is terminated (pg_terminate_backend, shutdown) fails its running query with a FATAL
+        // error and closes the socket only after cleaning up. In between, the failed query's connection goes
+        // back to the pool looking healthy, and the next append that takes it fails with "Connection
+        // terminated unexpectedly". Ending it at once takes it out of the pool before anyone can reuse it.
+        client.connection.on('errorMessage', (message: { severity?: string }) => {
+          if (message.severity === 'FATAL' || message.severity === 'PANIC') {
+            client.end().catch(() => undefined)
+          }
+        })
+      })
     }
     kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
   }

@@ -372,7 +372,8 @@ export class PostgresJournal implements Journal, EventPageSource {
   /**
    * Takes queued requests up to the batch size, each stream at most once (a repeat stays queued, in
    * order, for the next batch), and writes them in one statement. One batch is in flight at a time:
-   * whatever arrives meanwhile forms the next one.
+   * whatever arrives meanwhile forms the next one, which starts on the next turn of the event loop after the
+   * previous one settled (see `#next`).
    */
   #flush(): void {
     if (this.#writing || this.#queue.length === 0) return
@@ -448,8 +449,15 @@ export class PostgresJournal implements Journal, EventPageSource {
     this.#next()
   }
 
+  /**
+   * Starts the next batch after the callers of the settled one have had their turn: the commands they send
+   * next join it, instead of waiting for the batch after. Without that, under load the callers split into
+   * two groups that alternate, each batch holding about half of the commands in flight; the head-counter
+   * lock serializes batches, so fewer, larger transactions are what raises the rate (at 100 commands in
+   * flight: ~38 rows per transaction before, ~69 after).
+   */
   #next(): void {
-    if (this.#queue.length > 0) this.#flush()
+    if (this.#queue.length > 0) this.#schedule()
   }
 
   #assertOpen(): void {

@@ -128,6 +128,32 @@ describe('gap-safe ordering on PostgreSQL', () => {
     expect(db.journal.stats.failedTransactions).toBe(1)
   })
 
+  it('the connection of an append killed in use is not handed to the next append', async () => {
+    const db = await fresh()
+    const holder = await client()
+    await appendUncommitted(holder, db, 'x')
+    const waiting = db.journal.append([appendRequest('w', [newEvent('lost')])])
+    await appendsWaitingForALock(1)
+    // The next append is queued the moment the first one fails: the server has reported the kill but may
+    // not have closed the socket yet, and the pool must not lend that connection out again.
+    const next = waiting.then(
+      () => undefined,
+      () => db.journal.append([appendRequest('v', [newEvent('after')])]),
+    )
+    await adminQuery(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE wait_event_type = 'Lock' AND query LIKE '%statesource_append%' AND application_name = 'statesource'`,
+    )
+    await expect(waiting).rejects.toSatisfy((e) => isStatesourceError(e, 'JOURNAL_OUTCOME_UNKNOWN'))
+    // It waits for the holder's lock on a live connection (or fails at once on a dead one).
+    await Promise.race([appendsWaitingForALock(1), next])
+    await holder.query('COMMIT')
+    const outcomes = await next
+    expect(outcomes?.map((o) => o.ok)).toEqual([true])
+    expect(ids(await all(db))).toEqual(['1:x:1', '2:v:1'])
+    expect(db.journal.stats.failedTransactions).toBe(1)
+  })
+
   it('an open transaction in another database does not stall readers', async () => {
     const db = await fresh()
     const other = `ss_other_${Math.random().toString(36).slice(2, 10)}`

@@ -21,7 +21,6 @@ import { cart } from '../cart-aggregate.ts'
 import {
   type CartCommand,
   type CartEvent,
-  NOTE,
   commandAt,
   type WorkloadSize,
   addItem,
@@ -42,6 +41,8 @@ export interface PostgresCaseOptions extends WorkloadSize {
   readonly concurrency: number
   /** Prefix of this process's cart ids, so that several processes write disjoint carts. */
   readonly prefix: string
+  /** Raw only: rows per transaction (default `concurrency`); the runner passes statesource's measured figure. */
+  readonly rowsPerTransaction?: number
 }
 
 /** What one process of one configuration measured. */
@@ -53,7 +54,7 @@ export interface PostgresCaseResult {
   readonly commandsPerSec: number
   readonly p50Ms: number
   readonly p99Ms: number
-  /** statesource: batches written; raw: transactions. */
+  /** Transactions of the timed run (after the warm-up): statesource's batches, one per command for Emmett. */
   readonly transactions: number
 }
 
@@ -89,6 +90,7 @@ const WARM_UP_COMMANDS = 200
 async function timed(
   options: PostgresCaseOptions,
   run: (cartId: string, command: CartCommand) => Promise<number>,
+  onTimedStart: () => void = () => undefined,
 ): Promise<Omit<PostgresCaseResult, 'transactions'>> {
   // Each worker owns the carts with `cart index % concurrency === worker`, so one cart never has two commands
   // in flight (Emmett has no per-stream queue; a conflicting pair would only measure its retries).
@@ -125,6 +127,7 @@ async function timed(
     return { cartId: `warm-${cartId}`, command }
   })
   const latencies: number[] = []
+  onTimedStart()
   const started = performance.now()
   const { ok, errorKinds } = await pool(options.commands, options, (i) => commandAt(i, options), latencies)
   const seconds = (performance.now() - started) / 1000
@@ -140,9 +143,6 @@ async function timed(
     p99Ms: at(0.99),
   }
 }
-
-/** The most connections Emmett's pool gets (the server's `max_connections` is shared). */
-const EMMETT_MAX_POOL = 40
 
 /** One process of one configuration (run in a child process by {@link runPostgresBench}). */
 export async function runPostgresCase(options: PostgresCaseOptions): Promise<PostgresCaseResult> {
@@ -160,10 +160,13 @@ export async function runPostgresCase(options: PostgresCaseOptions): Promise<Pos
       .materialize()
     try {
       const carts = handles.repository(cart)
-      const before = db.journal.stats.transactions
+      let before = 0
       const result = await timed(
         options,
         async (cartId, command) => (await carts.send(cartId, command)).events.length,
+        () => {
+          before = db.journal.stats.transactions
+        },
       )
       return { ...result, transactions: db.journal.stats.transactions - before }
     } finally {
@@ -172,14 +175,13 @@ export async function runPostgresCase(options: PostgresCaseOptions): Promise<Pos
     }
   }
   if (options.side === 'emmett') {
-    // Emmett's documented setup, getPostgreSQLEventStore(connectionString), with its pool (default 10
-    // connections) sized to the commands in flight: a command holds one connection while it waits for
-    // another, so a pool smaller than twice the commands in flight can stall for good (seen at 10 in flight).
-    const pool = new pg.Pool({
-      connectionString: options.url,
-      max: Math.min(EMMETT_MAX_POOL, 2 * options.concurrency + 2),
-    })
-    const eventStore = getPostgreSQLEventStore(options.url, { connectionOptions: { pool } })
+    // Emmett's documented setup: getPostgreSQLEventStore(connectionString) with its own pool (pg's default of
+    // 10 connections, like statesource's), and the schema migrated once before the store serves commands
+    // (runConfiguration does it), so `autoMigration: 'None'`. With automatic migration every command's
+    // session holds a connection while it waits for the store's first migration, which needs a connection
+    // of its own: with as many commands in flight as connections, the pool never frees one (the stall seen
+    // at 100 and 1,000 in flight). Commands beyond the pool's size wait for a connection in the pool's queue.
+    const eventStore = getPostgreSQLEventStore(options.url, { schema: { autoMigration: 'None' } })
     try {
       const result = await timed(options, async (cartId, command) => {
         const outcome = await emmettHandle(eventStore, cartId, (state) =>
@@ -190,30 +192,25 @@ export async function runPostgresCase(options: PostgresCaseOptions): Promise<Pos
       return { ...result, transactions: result.ok }
     } finally {
       await eventStore.close()
-      await pool.end().catch(() => undefined)
     }
   }
   return runRaw(options)
 }
 
 /**
- * Raw `pg`: the rows statesource stores for the workload's events (same columns and payload size), inserted
- * with `unnest` in one statement per transaction of `concurrency` rows, one transaction after the other: the
- * ceiling for any design that commits that many rows per transaction.
+ * Raw `pg`: the journal rows statesource stores for the workload's commands (the same events, each row with
+ * its own payload, metadata and tags JSON, encoded in the loop and sent as `text[]` cast per row, like
+ * statesource's append), inserted with `unnest` in one statement per transaction of `concurrency` rows, one
+ * transaction after the other, into a table with the journal's columns and indexes: the ceiling for any
+ * design that commits that many rows per transaction. statesource also writes a tag row per event and a
+ * stream row per command (its read-by-tag and concurrency-check indexes); raw writes neither.
  */
 async function runRaw(options: PostgresCaseOptions): Promise<PostgresCaseResult> {
   const client = new pg.Client({ connectionString: options.url })
   await client.connect()
   const table = `"${options.schema}".raw_events`
-  const payload = JSON.stringify({
-    shoppingCartId: 'cart-0001',
-    productItem: { productId: 'product-1', quantity: 1, unitPrice: 100 },
-    addedBy: 'user-1',
-    note: NOTE,
-  })
-  const metadata = JSON.stringify({ correlationId: randomUUID() })
   const writer = randomUUID()
-  const perTransaction = options.concurrency
+  const perTransaction = Math.max(1, Math.round(options.rowsPerTransaction ?? options.concurrency))
   const latencies: number[] = []
   let rows = 0
   let transactions = 0
@@ -224,19 +221,32 @@ async function runRaw(options: PostgresCaseOptions): Promise<PostgresCaseResult>
       const n = Math.min(perTransaction, options.commands - rows)
       const ids: string[] = []
       const seqs: number[] = []
+      const types: string[] = []
+      const payloads: string[] = []
+      const metadata: string[] = []
+      const tags: string[] = []
       for (let i = 0; i < n; i++) {
-        const id = `${options.prefix}cart-${(rows + i) % options.streams}`
-        const next = (seq.get(id) ?? 0) + 1
-        seq.set(id, next)
-        ids.push(id)
-        seqs.push(next)
+        const { cartId, command } = commandAt(rows + i, options)
+        const decided = decideCart(command, cartId, 'Opened', { items: 0, total: 0 })
+        const events = 'rejected' in decided ? [] : decided
+        for (const { type, ...data } of events) {
+          const id = `${options.prefix}${cartId}`
+          const next = (seq.get(id) ?? 0) + 1
+          seq.set(id, next)
+          ids.push(id)
+          seqs.push(next)
+          types.push(type)
+          payloads.push(JSON.stringify(data))
+          metadata.push(JSON.stringify({ correlationId: randomUUID() }))
+          tags.push(JSON.stringify(['aggregate:cart']))
+        }
       }
       const t = performance.now()
       await client.query(
         `INSERT INTO ${table} (persistence_id, seq_nr, event_type, event_version, payload, metadata, tags, written_at, writer_id)
-         SELECT p, s, 'ProductItemAdded', 1, $3::json, $4::json, '["aggregate:cart"]'::json, $5, $6
-         FROM unnest($1::text[], $2::bigint[]) AS r(p, s)`,
-        [ids, seqs, payload, metadata, Date.now(), writer],
+         SELECT p, s, t, 1, pl::json, m::json, tg::json, $7, $8
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(p, s, t, pl, m, tg)`,
+        [ids, seqs, types, payloads, metadata, tags, Date.now(), writer],
       )
       latencies.push(performance.now() - t)
       rows += n
@@ -272,6 +282,8 @@ export interface PostgresBenchRow {
   readonly processes: number
   readonly commands: number
   readonly commandsPerSec: number
+  /** Commands (one event each) per transaction of the timed run: statesource's batch size; 1 for Emmett. */
+  readonly rowsPerTransaction: number
   readonly p50Ms: number
   readonly p99Ms: number
   readonly errors: number
@@ -329,13 +341,17 @@ async function admin<T extends pg.QueryResultRow>(url: string, text: string): Pr
   }
 }
 
-/** Prepares a fresh place for one configuration, runs its processes at once, and cleans up. */
+/**
+ * Prepares a fresh place for one configuration, runs its processes at once, and cleans up. Raw commits
+ * `rowsPerTransaction` rows per transaction (default: one per command in flight).
+ */
 async function runConfiguration(
   url: string,
   side: PostgresSide,
   concurrency: number,
   processes: number,
   commands: number,
+  rowsPerTransaction?: number,
 ): Promise<PostgresBenchRow> {
   const tag = randomUUID().replaceAll('-', '').slice(0, 10)
   const schema = `bench_${tag}`
@@ -372,7 +388,16 @@ async function runConfiguration(
     try {
       results = await Promise.all(
         Array.from({ length: processes }, (_, p) =>
-          runChild({ side, url: caseUrl, schema, concurrency, prefix: `p${p}-`, commands, streams }),
+          runChild({
+            side,
+            url: caseUrl,
+            schema,
+            concurrency,
+            prefix: `p${p}-`,
+            commands,
+            streams,
+            ...(rowsPerTransaction === undefined ? {} : { rowsPerTransaction }),
+          }),
         ),
       )
     } catch (error) {
@@ -380,6 +405,7 @@ async function runConfiguration(
       results = [{ ...failed, commandsPerSec: 0, p50Ms: 0, p99Ms: 0, transactions: 0 }]
     }
     const ok = results.reduce((n, r) => n + r.ok, 0)
+    const transactions = results.reduce((n, r) => n + r.transactions, 0)
     return {
       side,
       concurrency,
@@ -387,6 +413,7 @@ async function runConfiguration(
       commands: commands * processes,
       // The processes run at the same time: their rates add up.
       commandsPerSec: results.reduce((n, r) => n + r.commandsPerSec, 0),
+      rowsPerTransaction: transactions > 0 ? Math.round((ok / transactions) * 10) / 10 : 0,
       p50Ms: Math.max(...results.map((r) => r.p50Ms)),
       p99Ms: Math.max(...results.map((r) => r.p99Ms)),
       errors: commands * processes - ok,
@@ -419,16 +446,35 @@ export async function runPostgresBench(options: {
   const [fsync] = await admin<{ fsync: string }>(url, 'SHOW fsync')
   const [syncCommit] = await admin<{ synchronous_commit: string }>(url, 'SHOW synchronous_commit')
   const rows: PostgresBenchRow[] = []
-  for (const concurrency of [1, 10, 100, 1_000]) {
-    for (const side of ['statesource', 'emmett', 'raw'] as const) {
-      log(`postgres ${side} at ${concurrency} in flight`)
-      rows.push(await runConfiguration(url, side, concurrency, 1, commandsAt(concurrency)))
-    }
+  // Raw runs after statesource at the rows per transaction statesource committed in that configuration (the
+  // same rows at the same rows per transaction), not one row per command in flight, which statesource's
+  // group commit never reaches: each batch holds what arrived while the previous one was committed.
+  const configuration = async (concurrency: number, processes: number) => {
+    const label = `${concurrency} in flight${processes > 1 ? `, ${processes} processes` : ''}`
+    log(`postgres statesource at ${label}`)
+    const statesource = await runConfiguration(
+      url,
+      'statesource',
+      concurrency,
+      processes,
+      commandsAt(concurrency),
+    )
+    log(`postgres emmett at ${label}`)
+    const emmett = await runConfiguration(url, 'emmett', concurrency, processes, commandsAt(concurrency))
+    log(`postgres raw at ${label}`)
+    const perTransaction = statesource.rowsPerTransaction > 0 ? statesource.rowsPerTransaction : concurrency
+    const raw = await runConfiguration(
+      url,
+      'raw',
+      concurrency,
+      processes,
+      commandsAt(concurrency),
+      perTransaction,
+    )
+    rows.push(statesource, emmett, raw)
   }
-  for (const side of ['statesource', 'emmett', 'raw'] as const) {
-    log(`postgres ${side} at 100 in flight, 4 processes`)
-    rows.push(await runConfiguration(url, side, 100, 4, commandsAt(100)))
-  }
+  for (const concurrency of [1, 10, 100, 1_000]) await configuration(concurrency, 1)
+  await configuration(100, 4)
   const find = (side: PostgresSide, processes: number) =>
     rows.find((r) => r.side === side && r.concurrency === 100 && r.processes === processes)!.commandsPerSec
   // A side that failed (0 commands/s) gives no ratio: NaN, shown as "n/a".
@@ -451,16 +497,22 @@ export function formatPostgresTable(run: PostgresBenchRun): string {
   const n = (x: number) => Math.round(x).toLocaleString('en-US')
   const ms = (x: number) => x.toFixed(1)
   const lines = [
-    `${run.server}, ${run.durability}. Cart workload (one event per command, ~220 B payload); raw = the same rows inserted with \`unnest\`, as many rows per transaction as commands in flight, one transaction at a time per process. Latency: per command (raw: per transaction).`,
+    `${run.server}, ${run.durability}. Cart workload (one event per command, ~220 B payload); raw = the same journal rows (each with its own JSON) inserted with \`unnest\`, at the rows per transaction statesource committed in the same configuration, one transaction at a time per process. statesource and raw commit a batch per transaction, Emmett one command per transaction. Latency: per command (raw: per transaction).`,
     '',
-    '| side | in flight | processes | commands | commands/s | p50 ms | p99 ms | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| side | in flight | processes | commands | commands/s | rows per transaction | p50 ms | p99 ms | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...run.rows.map(
       (r) =>
-        `| ${r.side} | ${n(r.concurrency)} | ${r.processes} | ${n(r.commands)} | ${n(r.commandsPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors}${r.errorKinds.length ? ` (${r.errorKinds[0]})` : ''} |`,
+        `| ${r.side} | ${n(r.concurrency)} | ${r.processes} | ${n(r.commands)} | ${n(r.commandsPerSec)} | ${r.rowsPerTransaction} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors}${r.errorKinds.length ? ` (${r.errorKinds[0]})` : ''} |`,
     ),
     '',
-    `statesource at 100 in flight: ${n(run.results.pg_cmds_per_s_100)} commands/s (${Number.isNaN(run.results.pg_e2e_vs_emmett) ? 'n/a: Emmett failed at 100 in flight' : `${run.results.pg_e2e_vs_emmett}×`} Emmett on PostgreSQL, ${run.results.pg_e2e_vs_raw_same_rows} of raw \`pg\` at 100 rows per transaction); with 4 writer processes: ${n(run.results.pg_cmds_per_s_100_4proc)} commands/s in total.`,
+    '| key | value |',
+    '|---|---:|',
+    ...Object.entries(run.results).map(
+      ([key, value]) => `| \`${key}\` | ${Number.isNaN(value) ? 'n/a' : value.toLocaleString('en-US')} |`,
+    ),
+    '',
+    `statesource at 100 in flight: ${n(run.results.pg_cmds_per_s_100)} commands/s (${Number.isNaN(run.results.pg_e2e_vs_emmett) ? 'n/a: Emmett failed at 100 in flight' : `${run.results.pg_e2e_vs_emmett}×`} Emmett on PostgreSQL, ${run.results.pg_e2e_vs_raw_same_rows} of raw \`pg\` at the same rows per transaction); with 4 writer processes: ${n(run.results.pg_cmds_per_s_100_4proc)} commands/s in total.`,
   ]
   return `${lines.join('\n')}\n`
 }
