@@ -13,12 +13,14 @@ export type GatewaySnapshot = Snapshot<undefined> & {
   context: { readonly runtime: GatewayRuntime; readonly stats: GatewayStats }
 }
 
+type AnyActorSystem = ActorSystem<any>
+
 /** The gateway's actor logic type. */
 export type GatewayLogic = ActorLogic<
   GatewaySnapshot,
   GatewayEvent,
   any,
-  ActorSystem<any>,
+  AnyActorSystem,
   GatewayPipelineEvent
 >
 
