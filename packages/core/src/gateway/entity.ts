@@ -1,4 +1,4 @@
-// Hot path: measured by packages/bench/src/cases/statesource-case.ts (pnpm bench). Measure before and after changing this file.
+// Hot path: measured by packages/bench/src/cases/statesource-case.ts and packages/bench/src/cases/recovery-case.ts (pnpm bench). Measure before and after changing this file.
 import type { AnyActorRef, AnyMachineSnapshot } from 'xstate'
 import type { AnyAggregate } from '../aggregate/define-aggregate.ts'
 import type { GatewayScope } from './gateway-scope.ts'

@@ -1,3 +1,4 @@
+// Hot path: measured by packages/bench/src/cases/statesource-case.ts (pnpm bench). Measure before and after changing this file.
 import type { ActorLogic, ActorSystem, AnyActorScope, Snapshot } from 'xstate'
 import type { GatewayConfig } from './gateway-config.ts'
 import { GatewayRuntime } from './gateway-runtime.ts'

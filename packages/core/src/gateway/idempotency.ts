@@ -1,4 +1,4 @@
-// Hot path: measured by packages/bench/src/cases/statesource-case.ts (pnpm bench). Measure before and after changing this file.
+// Hot path: measured by packages/bench/src/cases/statesource-case.ts and packages/bench/src/cases/recovery-case.ts (pnpm bench). Measure before and after changing this file.
 import { StatesourceError } from '../errors.ts'
 import { hashOf } from '../internal/hash.ts'
 import type { EventEnvelope } from '../persistence/envelope.ts'
