@@ -12,7 +12,7 @@ import type { EntitySnapshots } from './entity-snapshots.ts'
 import type { ExtensionHost } from './extension-host.ts'
 import type { GatewayScope } from './gateway-scope.ts'
 import type { GatewayStats } from './gateway-stats.ts'
-import { commandHash, type Idempotency } from './idempotency.ts'
+import { type CommandRecord, commandHash, type Idempotency } from './idempotency.ts'
 import type {
   CommandWrite,
   GatewayCommandEvent,
@@ -150,18 +150,12 @@ export class CommandProcessing {
     let metadata: EventMetadata = {}
     try {
       metadata = this.#metadataOf(options)
+      // Idempotency: the same command id returns the first result; another payload under it is refused.
       let hash: string | undefined
       if (options.commandId !== undefined) {
         hash = commandHash(command, pid)
         const earlier = this.#options.idempotency.find(entity, options.commandId, hash, pid)
-        if (earlier) {
-          const { idempotency, journal } = this.#options
-          return this.#finish(
-            entity,
-            message,
-            await idempotency.earlierResult(journal, pid, earlier, entity.seqNr),
-          )
-        }
+        if (earlier) return await this.#answerAgain(entity, message, earlier)
         metadata = { ...metadata, commandId: options.commandId, commandHash: hash }
       }
       if (options.expectedVersion !== undefined && options.expectedVersion !== entity.seqNr) {
@@ -170,26 +164,29 @@ export class CommandProcessing {
       if (this.#options.extensions.interceptors.length > 0) {
         metadata = await this.#intercept(entity, message, metadata)
       }
-      const state = entity.state!
-      const events: readonly DomainEvent[] = runDecide(aggregate, command, state, {
-        id: entity.id,
-        persistenceId: pid,
-        version: entity.seqNr,
-        metadata,
-      })
+      const events = this.#decide(entity, command, metadata)
       if (events.length === 0) return this.#answerWithoutEvents(entity, message, options.commandId, hash)
       // With a live actor to apply to, the final state is computed there after the commit.
-      const trial = validateEvents(aggregate, pid, command.type, state, events, entity.ref === undefined)
-      const newEvents = toNewEvents(aggregate, events, metadata)
+      const trial = validateEvents(
+        aggregate,
+        pid,
+        command.type,
+        entity.state!,
+        events,
+        entity.ref === undefined,
+      )
+      const request = {
+        persistenceId: pid,
+        expectedSeqNr: entity.seqNr,
+        events: toNewEvents(aggregate, events, metadata),
+      }
       // The last point an abort is honoured: once the events are handed to the journal they may be written,
       // and a retry with the same commandId gets the outcome.
       if (options.signal?.aborted) throw aborted(pid, command.type, 'before its events were written')
       const write: CommandWrite = { message, metadata, done: false }
       let outcome: AppendOutcome | undefined
       try {
-        ;[outcome] = await this.#options.journal.append([
-          { persistenceId: pid, expectedSeqNr: entity.seqNr, events: newEvents },
-        ])
+        ;[outcome] = await this.#options.journal.append([request])
       } catch (error) {
         return this.#appendFailed(entity, write, error)
       }
@@ -236,6 +233,25 @@ export class CommandProcessing {
         commandId: options?.commandId,
       })
     return intercepted
+  }
+
+  /** A retry of a command already answered: its first result again, its events read back from the journal. */
+  async #answerAgain(entity: Entity, message: GatewayCommandEvent, earlier: CommandRecord): Promise<void> {
+    const { idempotency, journal } = this.#options
+    this.#finish(entity, message, await idempotency.earlierResult(journal, entity.pid, earlier, entity.seqNr))
+  }
+
+  #decide(
+    entity: Entity,
+    command: { readonly type: string },
+    metadata: EventMetadata,
+  ): readonly DomainEvent[] {
+    return runDecide(entity.aggregate, command, entity.state!, {
+      id: entity.id,
+      persistenceId: entity.pid,
+      version: entity.seqNr,
+      metadata,
+    })
   }
 
   /** `decide` produced no events: nothing goes to the journal, and the command id is remembered in memory. */
