@@ -49,17 +49,16 @@ export type {
   RestartLimit,
   SnapshotPolicy,
 } from './gateway/gateway-config.ts'
+export type { GatewayLogic, GatewaySnapshot } from './gateway/gateway-logic.ts'
+export type { GatewayPipelineEvent } from './gateway/gateway-scope.ts'
+export type { GatewayStats } from './gateway/gateway-stats.ts'
 export type {
   GatewayCommandEvent,
   GatewayEvent,
-  GatewayLogic,
-  GatewayPipelineEvent,
-  GatewaySnapshot,
   GatewayStateRequest,
-  GatewayStats,
   SendOptions,
   SendResult,
-} from './gateway/gateway-logic.ts'
+} from './gateway/messages.ts'
 export { createRepository } from './repository/repository.ts'
 export type { Repository, RepositoryConfig, StateOptions } from './repository/repository.ts'
 

@@ -3,13 +3,13 @@ import type { AnyActorRef } from 'xstate'
 import type { AnyAggregate, CommandFrom, StateFrom } from '../aggregate/define-aggregate.ts'
 import { CQRS_DEFAULTS } from '../defaults.ts'
 import { StatesourceError, TimeoutError } from '../errors.ts'
+import type { GatewaySnapshot } from '../gateway/gateway-logic.ts'
 import type {
   GatewayCommandEvent,
-  GatewaySnapshot,
   GatewayStateRequest,
   SendOptions,
   SendResult,
-} from '../gateway/gateway-logic.ts'
+} from '../gateway/messages.ts'
 
 /** Options of {@link createRepository}. */
 export interface RepositoryConfig {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { AnyAggregate, CommandFrom } from '../aggregate/define-aggregate.ts'
 import { StatesourceError } from '../errors.ts'
-import type { SendOptions, SendResult } from '../gateway/gateway-logic.ts'
+import type { SendOptions, SendResult } from '../gateway/messages.ts'
 import { consoleLogger, type Logger } from '../logger.ts'
 import type { Repository } from '../repository/repository.ts'
 

@@ -100,7 +100,7 @@ export interface JournalAuditOptions {
   readonly snapshotStore?: Pick<SnapshotStore, 'load'>
 }
 
-// The gateway's snapshot body (core's gateway-logic.ts writes it).
+// The gateway's snapshot body (core's gateway/entity-snapshots.ts writes it).
 const SNAPSHOT_FORMAT = 'statesource.snapshot.v1'
 
 /**
