@@ -55,7 +55,7 @@ export interface GatewayConfig {
   readonly recoveryPermits?: number | undefined
   readonly passivation?: PassivationConfig | undefined
   readonly restartLimit?: RestartLimit | undefined
-  /** Command ids remembered per aggregate for idempotency. Default 100 ({@link CQRS_DEFAULTS}). */
+  /** Command ids remembered per aggregate for idempotency. Default 100 (`CQRS_DEFAULTS.dedupeWindow`). */
   readonly dedupeWindow?: number | undefined
   readonly codecs?: EventCodecRegistry | undefined
   readonly interceptors?: readonly Interceptor[] | undefined
