@@ -34,9 +34,14 @@ export class GatewayScope {
     return this.#scope?.self
   }
 
-  /** Sends a message to the gateway itself, handled in a later transition, in mailbox order. */
+  /**
+   * Sends a message to the gateway itself, handled in a later transition, in mailbox order. Once the gateway
+   * has stopped (an append that settles after `stop()`), the message is dropped here: XState would drop it
+   * too, with a development-build warning about an event sent to a stopped actor.
+   */
   post(message: InternalMessage): void {
-    this.#scope?.self.send(message)
+    const self = this.#scope?.self
+    if (self && self.getSnapshot().status !== 'stopped') self.send(message)
   }
 
   /**
