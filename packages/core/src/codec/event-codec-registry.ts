@@ -13,7 +13,7 @@ export type EventDecoder = (payload: unknown, envelope: EventEnvelope) => Domain
 /** Turns a payload of version `n` into a payload of version `n + 1`. */
 export type Upcaster = (payload: unknown, envelope: EventEnvelope) => unknown
 
-const identity: EventDecoder = (payload, envelope) => ({ ...(payload as object), type: envelope.type })
+const identity: EventDecoder = (payload, envelope) => eventOf(payload, envelope.type)
 
 /**
  * Manifest (event type + version) to decoder, with upcaster chains and a catch-all. It is used by readers
@@ -96,7 +96,7 @@ export class EventCodecRegistry {
       }
       const decoder = this.#decoders.get(manifest)
       // The default decoder needs no envelope: every event of a catch-up passes here, so no copy of it.
-      if (decoder === identity) return { ...(payload as object), type: envelope.type }
+      if (decoder === identity) return eventOf(payload, envelope.type)
       if (decoder) {
         // The envelope as the decoder's version sees it (the stored one unless upcasters ran).
         const seen = steps === 0 ? envelope : { ...envelope, version, payload }
@@ -124,5 +124,26 @@ function key(type: string, version: number): string {
 }
 
 function withType(event: DomainEvent, type: string): DomainEvent {
-  return typeof event.type === 'string' ? event : { ...event, type }
+  return typeof event.type === 'string' ? event : eventOf(event, type)
+}
+
+/**
+ * `{ ...payload, type }`, built the way V8 does quickly: that literal clones the payload and then adds `type`
+ * to the clone, a slow path of ~1 µs an event (about 10x `Object.assign` into a new object, and a sixth of
+ * a catch-up's time). `Object.assign` copies the same own enumerable properties in the same order, but sets
+ * them where the spread defines them; the two differ only for an own `__proto__` key (JSON.parse makes one,
+ * the setter would change the copy's prototype) and when `Object.prototype` is frozen (setting a key it has,
+ * such as `constructor`, throws), so those take the spread.
+ */
+function eventOf(payload: unknown, type: string): DomainEvent {
+  if (typeof payload === 'object' && payload !== null && !Object.hasOwn(payload, '__proto__')) {
+    try {
+      const event: { type: string } = Object.assign({}, payload) as { type: string }
+      event.type = type
+      return event
+    } catch {
+      // Fall through to the spread, whose result or error is the one to give.
+    }
+  }
+  return { ...(payload as object), type }
 }
