@@ -37,16 +37,23 @@ export class EventCodecRegistry {
   readonly #decoders = new Map<string, EventDecoder>()
   readonly #upcasters = new Map<string, Upcaster>()
   #fallback: EventDecoder | undefined
+  /**
+   * Type, then version, to the decoder of a manifest no upcaster applies to: filled as events are decoded,
+   * cleared by every registration. It spares building the `type@version` key and two lookups of it per event.
+   */
+  readonly #direct = new Map<string, Map<number, EventDecoder>>()
 
   /** Registers a decoder for `type@version` (identity when omitted). Registering again replaces it. */
   register(type: string, version = 1, decoder: EventDecoder = identity): this {
     this.#decoders.set(key(type, version), decoder)
+    this.#direct.clear()
     return this
   }
 
   /** Registers the step from `fromVersion` to `fromVersion + 1` of `type`. */
   upcast(type: string, fromVersion: number, upcaster: Upcaster): this {
     this.#upcasters.set(key(type, fromVersion), upcaster)
+    this.#direct.clear()
     return this
   }
 
@@ -79,11 +86,16 @@ export class EventCodecRegistry {
     for (const [k, v] of other.#decoders) if (!this.#decoders.has(k)) this.#decoders.set(k, v)
     for (const [k, v] of other.#upcasters) if (!this.#upcasters.has(k)) this.#upcasters.set(k, v)
     this.#fallback ??= other.#fallback
+    this.#direct.clear()
     return this
   }
 
   /** Decodes an envelope into its current domain event, or throws {@link UnknownManifestError}. */
   decode(envelope: EventEnvelope): DomainEvent {
+    const direct = this.#directDecoder(envelope.type, envelope.version)
+    // The default decoder needs no envelope: every event of a catch-up passes here, so no copy of it.
+    if (direct === identity) return eventOf(envelope.payload, envelope.type)
+    if (direct) return withType(direct(envelope.payload, envelope), envelope.type)
     let version = envelope.version
     let payload = envelope.payload
     for (let steps = 0; ; steps++) {
@@ -95,7 +107,6 @@ export class EventCodecRegistry {
         continue
       }
       const decoder = this.#decoders.get(manifest)
-      // The default decoder needs no envelope: every event of a catch-up passes here, so no copy of it.
       if (decoder === identity) return eventOf(payload, envelope.type)
       if (decoder) {
         // The envelope as the decoder's version sees it (the stored one unless upcasters ran).
@@ -110,6 +121,21 @@ export class EventCodecRegistry {
       envelope.persistenceId,
       envelope.seqNr,
     )
+  }
+
+  /** The decoder of `type@version` when no upcaster applies to it (remembered in `#direct`). */
+  #directDecoder(type: string, version: number): EventDecoder | undefined {
+    const known = this.#direct.get(type)?.get(version)
+    if (known) return known
+    const manifest = key(type, version)
+    if (this.#upcasters.has(manifest)) return undefined
+    const decoder = this.#decoders.get(manifest)
+    if (decoder) {
+      const byVersion = this.#direct.get(type) ?? new Map<number, EventDecoder>()
+      byVersion.set(version, decoder)
+      this.#direct.set(type, byVersion)
+    }
+    return decoder
   }
 
   #resolve(type: string, version: number): EventDecoder | undefined {

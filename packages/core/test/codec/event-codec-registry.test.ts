@@ -55,3 +55,22 @@ describe('EventCodecRegistry default decoding', () => {
     expect(codecs.decode(envelope({ n: 1 }, 'other'))).toEqual({ n: 1, type: 'other' })
   })
 })
+
+describe('EventCodecRegistry registrations after decoding', () => {
+  it('decodes with what is registered at the time of each decode', () => {
+    const codecs = new EventCodecRegistry().register('added')
+    expect(codecs.decode(envelope({ n: 1 }))).toEqual({ n: 1, type: 'added' })
+    codecs.register('added', 1, (payload) => ({ type: 'added', n: (payload as { n: number }).n * 10 }))
+    expect(codecs.decode(envelope({ n: 1 }))).toEqual({ type: 'added', n: 10 })
+    codecs.upcast('added', 1, (payload) => ({ m: (payload as { n: number }).n })).register('added', 2)
+    expect(codecs.decode(envelope({ n: 3 }))).toEqual({ m: 3, type: 'added' })
+    codecs.merge(new EventCodecRegistry().register('other', 1))
+    expect(codecs.decode(envelope({ n: 3 }, 'other'))).toEqual({ n: 3, type: 'other' })
+  })
+
+  it('still throws for a manifest nothing decodes, after decoding others', () => {
+    const codecs = new EventCodecRegistry().register('added')
+    codecs.decode(envelope({ n: 1 }))
+    expect(() => codecs.decode(envelope({ n: 1 }, 'unknown'))).toThrow(/unknown@1/)
+  })
+})
