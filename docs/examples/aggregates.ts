@@ -1,6 +1,6 @@
-import { given } from '@statesource/core/testing'
 // #region aggregate
 import { defineAggregate, reject } from '@statesource/core'
+import { given } from '@statesource/core/testing'
 import { assign, setup } from 'xstate'
 
 export const orderMachine = setup({

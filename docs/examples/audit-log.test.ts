@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest'
-import { printedLines } from './print-lines.ts'
 import { main } from './audit-log.ts'
+import { printedLines } from './print-lines.ts'
 
 it('audit log guide: capacity, entries, a filtered log, a restart and a durable SQLite trail', async () => {
   expect(await printedLines({ main })).toEqual([

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AuditLog, CqrsPattern, createInMemoryJournal, ReaderFilter } from '@statesource/core'
-import { order } from './aggregates.ts'
 // #region durable
 import { createSqliteProjection, openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
+import { order } from './aggregates.ts'
 
 /** An audit trail in the journal's own SQLite file, written in the same transaction as its offset. */
 export function auditTrail(sqlite: StatesourceSqlite) {

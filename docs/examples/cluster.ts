@@ -1,13 +1,13 @@
 // The cluster guide's example. Run by packages/cluster/test/docs-example.test.ts against the test servers
 // (it needs PostgreSQL and NATS, which the docs tests do not have).
-import { type AnyActorRef, assign, createActor, setup, spawnChild } from 'xstate'
-import { CqrsPattern, createRepository, defineAggregate, silentLogger } from '@statesource/core'
-import { createPostgresProjection, type StatesourcePostgres } from '@statesource/postgres'
-import { sql } from 'kysely'
+
 // #region node
 import { type ClusterGatewaySnapshot, createClusterGatewayLogic } from '@statesource/cluster'
-import { openPostgres } from '@statesource/postgres'
+import { CqrsPattern, createRepository, defineAggregate, silentLogger } from '@statesource/core'
+import { createPostgresProjection, openPostgres, type StatesourcePostgres } from '@statesource/postgres'
+import { sql } from 'kysely'
 import { connect } from 'nats'
+import { type AnyActorRef, assign, createActor, setup, spawnChild } from 'xstate'
 
 export async function startNode(options: { pgUrl: string; natsUrl: string; nodeId: string; schema: string }) {
   const db = await openPostgres(options.pgUrl, { schema: options.schema, writerId: options.nodeId })

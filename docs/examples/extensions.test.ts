@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest'
-import { printedLines } from './print-lines.ts'
 import { main } from './extensions.ts'
+import { printedLines } from './print-lines.ts'
 
 it('extensions guide: validation, authorization by state, an actor interceptor and a tap bridged to RxJS', async () => {
   expect(await printedLines({ main })).toEqual([

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createWebSocketInspector } from '@statelyai/inspect'
 import { CqrsPattern, createInMemoryJournal, defineAggregate } from '@statesource/core'
-import { assign, setup } from 'xstate'
 import {
   connectInspector,
   createInspectionRecorder,
   exportChart,
   startInspectorRelay,
 } from '@statesource/inspect'
+import { assign, setup } from 'xstate'
 
 // #region named
 const orderMachine = setup({

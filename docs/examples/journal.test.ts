@@ -1,14 +1,15 @@
-import { expect, it } from 'vitest'
-import { printedLines } from './print-lines.ts'
 // #region contract
 import { describeJournalContract } from '@statesource/core/testing'
+import { expect, it } from 'vitest'
 import { ArrayJournal } from './journal.ts'
+import { printedLines } from './print-lines.ts'
 
 // Every test gets a fresh, empty journal. Pass a snapshotStore too, if you wrote one.
 describeJournalContract('array journal', () => {
   const journal = new ArrayJournal()
   return { journal, readJournal: journal.readJournal({ pollIntervalMs: 20 }) }
 })
+
 // #endregion contract
 
 // #region builders

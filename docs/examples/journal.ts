@@ -1,6 +1,3 @@
-import { createInMemoryJournal, manifestOf, type NewEvent } from '@statesource/core'
-import { openSqlite } from '@statesource/sqlite'
-import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs'
 // #region custom-journal
 import {
   type AppendOutcome,
@@ -8,20 +5,24 @@ import {
   ConcurrencyError,
   checkEventLimits,
   checkPersistenceId,
+  checkText,
+  checkTexts,
+  createInMemoryJournal,
   createPollingReadJournal,
   type EventEnvelope,
   type EventPageSource,
   type Journal,
+  manifestOf,
+  type NewEvent,
   type PollingReadJournalConfig,
   type ReadJournal,
   type RecoveryRead,
   type ReplayOptions,
-  checkText,
-  checkTexts,
   resolveInputLimits,
   toJson,
 } from '@statesource/core'
-import { Subject } from 'rxjs'
+import { openSqlite } from '@statesource/sqlite'
+import { firstValueFrom, lastValueFrom, Subject, take, toArray } from 'rxjs'
 
 /** A journal over one array: `#events[i]` has ordering `i + 1`. */
 export class ArrayJournal implements Journal, EventPageSource {

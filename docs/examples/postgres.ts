@@ -1,10 +1,10 @@
 // The PostgreSQL guide's examples. Run by packages/postgres/test/docs-example.test.ts against the test
 // server (they need a PostgreSQL URL, which the docs tests do not have).
 import { CqrsPattern, defineAggregate, ReaderFilter, silentLogger } from '@statesource/core'
-import { sql } from 'kysely'
-import { assign, setup } from 'xstate'
 // #region open
 import { openPostgres } from '@statesource/postgres'
+import { sql } from 'kysely'
+import { assign, setup } from 'xstate'
 
 export async function openDatabase(url: string, schema = 'statesource') {
   const pg = await openPostgres(url, {

@@ -1,8 +1,8 @@
-import { printedLines } from './print-lines.ts'
 // #region unit
 import { given } from '@statesource/core/testing'
 import { describe, expect, it } from 'vitest'
 import { order } from './aggregates.ts'
+import { printedLines } from './print-lines.ts'
 
 describe('order', () => {
   it('places an order that has items', () => {
@@ -39,6 +39,7 @@ describe('order rejections', () => {
     expect(spec.error?.code).toBe('UNKNOWN_COMMAND')
   })
 })
+
 // #endregion rejections
 
 // #region determinism
@@ -60,6 +61,7 @@ it('catches a machine that is not deterministic', () => {
   })
   expect(() => given(receipt, [{ type: 'paid' }])).toThrow(/not deterministic/)
 })
+
 // #endregion determinism
 
 // #region integration
@@ -103,6 +105,7 @@ it('reads its own writes from a projection', async () => {
   expect(await placedOrders.waitForOffset(placed.ordering)).toEqual(['order|o-1'])
   await handles.stop()
 })
+
 // #endregion projection
 
 // #region fake-timers

@@ -1,8 +1,8 @@
-import { CqrsPattern, createInMemoryJournal, isStatesourceError, silentLogger } from '@statesource/core'
-import { openSqlite } from '@statesource/sqlite'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CqrsPattern, createInMemoryJournal, isStatesourceError, silentLogger } from '@statesource/core'
+import { openSqlite } from '@statesource/sqlite'
 import { describe, expect, it } from 'vitest'
 import { counter } from './fixtures.ts'
 

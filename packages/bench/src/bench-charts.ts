@@ -2,7 +2,7 @@ import * as vega from 'vega'
 import * as vl from 'vega-lite'
 import type { BenchResults, BenchRun } from './bench-runner.ts'
 import { median } from './bench-runner.ts'
-import { SWEEP_PEERS, peerNamed } from './peers.ts'
+import { peerNamed, SWEEP_PEERS } from './peers.ts'
 
 /** One chart of the report: an SVG file written next to docs/benchmarks.md. */
 export interface ChartFile {

@@ -6,7 +6,7 @@ import type { BenchResults, BenchRun, SweepRound } from './bench-runner.ts'
 import { median } from './bench-runner.ts'
 import type { CommandCaseResult } from './cases/command-case.ts'
 import { RAW_BATCH } from './cases/raw-case.ts'
-import { SWEEP_PEERS, peerNamed } from './peers.ts'
+import { peerNamed, SWEEP_PEERS } from './peers.ts'
 
 /** The keys every run must produce as finite numbers (the list; the smoke test checks them). */
 export const REQUIRED_KEYS = [

@@ -1,4 +1,4 @@
-import { type StatesourceSqlite, openSqlite } from '@statesource/sqlite'
+import { openSqlite, type StatesourceSqlite } from '@statesource/sqlite'
 import type { SqliteSynchronous } from './sqlite-settings.ts'
 
 /** statesource's SQLite storage for one benchmark process, plus a count query for checking runs. */

@@ -1,6 +1,6 @@
 import { defineAggregate, reject } from '@statesource/core'
 import { assign, setup } from 'xstate'
-import { type CartCommand, type CartEvent, addItem, decideCart } from './cart-workload.ts'
+import { addItem, type CartCommand, type CartEvent, decideCart } from './cart-workload.ts'
 
 // #region statesource
 /** The cart as a statechart over its events: `evolve` is the chart's transitions. */

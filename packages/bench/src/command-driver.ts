@@ -1,9 +1,9 @@
 import * as hdr from 'hdr-histogram-js'
 import {
   type CartCommand,
+  commandAt,
   EVENTS_PER_COMMAND,
   type WorkloadSize,
-  commandAt,
   warmUpCommandAt,
   warmUpOf,
 } from './cart-workload.ts'

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatReport, toResults, writeReport } from './bench-report.ts'
-import { type BenchRun, type CaseFailure, TEN_MILLION, runBench } from './bench-runner.ts'
+import { type BenchRun, type CaseFailure, runBench, TEN_MILLION } from './bench-runner.ts'
 import { formatClusterTable, runClusterBench, writeClusterReport } from './cases/cluster-case.ts'
 import { formatPostgresTable, runPostgresBench, writePostgresReport } from './cases/postgres-case.ts'
 

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** CPU time of this process's threads at one moment, in microseconds, by thread id (Linux only). */
 export type ThreadCpu = ReadonlyMap<number, number>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { renderCharts } from '../src/bench-charts.ts'
-import { REQUIRED_KEYS, formatReport, toResults } from '../src/bench-report.ts'
+import { formatReport, REQUIRED_KEYS, toResults } from '../src/bench-report.ts'
 import { type BenchRun, runBench } from '../src/bench-runner.ts'
 
 describe('pnpm bench --quick', () => {

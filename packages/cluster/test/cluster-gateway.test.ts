@@ -1,12 +1,12 @@
 // The clustered gateway in one process: the errors a caller sees before and instead of routing.
 import {
+  createInMemoryJournal,
   createRepository,
   defineAggregate,
   isStatesourceError,
   type Journal,
   silentLogger,
 } from '@statesource/core'
-import { createInMemoryJournal } from '@statesource/core'
 import { connect, type NatsConnection } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assign, createActor, setup } from 'xstate'

@@ -1,4 +1,4 @@
-import { type SnapshotFrom, assign, setup } from 'xstate'
+import { assign, type SnapshotFrom, setup } from 'xstate'
 import { defineAggregate, reject } from '../src/index.ts'
 
 export const accountMachine = setup({

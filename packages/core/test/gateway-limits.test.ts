@@ -1,5 +1,5 @@
-import { runInNewContext } from 'node:vm'
 import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   type CqrsHandles,

@@ -4,9 +4,9 @@
 // tests only build the values.
 import {
   type CommandFrom,
-  CqrsPattern,
   type CqrsBuilder,
   type CqrsHandles,
+  CqrsPattern,
   type CqrsTopology,
   createInMemoryJournal,
   defineAggregate,
@@ -21,8 +21,8 @@ import {
   type SendResult,
   type StateFrom,
 } from '@statesource/core'
-import { assign, setup } from 'xstate'
 import { describe, expectTypeOf, it } from 'vitest'
+import { assign, setup } from 'xstate'
 
 const accountMachine = setup({
   types: {

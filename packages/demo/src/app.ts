@@ -12,8 +12,8 @@ import {
   type EventEnvelope,
   isStatesourceError,
   type Repository,
-  silentLogger,
   StatesourceError,
+  silentLogger,
 } from '@statesource/core'
 import { type Observable, Subject, scan } from 'rxjs'
 import { type AnyActorRef, createActor, setup, spawnChild } from 'xstate'

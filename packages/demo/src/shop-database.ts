@@ -3,8 +3,8 @@ import path from 'node:path'
 import type {
   Journal,
   OffsetStore,
-  ReadJournal,
   Reader,
+  ReadJournal,
   ScheduleStore,
   SnapshotStore,
 } from '@statesource/core'

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { setup } from 'xstate'
 import { auditJournal, checkChart, exportChart, runCli, writeChartExports } from '../src/index.ts'
 import { brokenOrder } from './broken-order.ts'
-import { guardedOrder } from './guarded-order.ts'
 import { order, tempDir } from './fixtures.ts'
+import { guardedOrder } from './guarded-order.ts'
 
 async function writeHistory(file: string) {
   const sqlite = await openSqlite(file)

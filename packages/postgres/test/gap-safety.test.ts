@@ -4,8 +4,8 @@ import type pg from 'pg'
 import { firstValueFrom, lastValueFrom, type Observable, take, toArray } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { appendParams, encodeRequest } from '../src/append-batch.ts'
-import { journalSql } from '../src/journal-sql.ts'
 import { channelName, type StatesourcePostgres } from '../src/index.ts'
+import { journalSql } from '../src/journal-sql.ts'
 import { adminQuery, connectClient, openFresh, pgUrl } from './pg-test-server.ts'
 
 const cleanups: (() => Promise<unknown>)[] = []

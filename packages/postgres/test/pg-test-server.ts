@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { inject } from 'vitest'
+import { openPostgres, type PostgresOptions, type StatesourcePostgres } from '../src/index.ts'
 // The ProvidedContext augmentation that types inject('pgUrl').
 import type {} from './global-setup.ts'
-import { openPostgres, type PostgresOptions, type StatesourcePostgres } from '../src/index.ts'
 
 /** The URL of the test server (see `global-setup.ts`). */
 export function pgUrl(): string {

@@ -1,7 +1,7 @@
 import { appendRequest, describeJournalContract, newEvent } from '@statesource/core/testing'
 import { describe, expect, it } from 'vitest'
-import { openFresh } from './pg-test-server.ts'
 import { appendFailure, isOutcomeUnknown } from '../src/journal-sql.ts'
+import { openFresh } from './pg-test-server.ts'
 
 describeJournalContract('PostgreSQL', async () => {
   const { pg, dispose } = await openFresh()

@@ -3,8 +3,8 @@ import { describeStoreSuite } from '@statesource/test-support/store-suite'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { fromDbText, toDbText } from '../src/pg-text.ts'
 import { openPostgres, type StatesourcePostgres } from '../src/index.ts'
+import { fromDbText, toDbText } from '../src/pg-text.ts'
 import { adminQuery, freshSchema, openFresh, pgUrl } from './pg-test-server.ts'
 
 let db: StatesourcePostgres

@@ -1,7 +1,8 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
-import { type AppendContext, createAppendTransaction } from './append-transaction.js'
+
 import type { PendingAppend } from '@statesource/core/internal'
 import { appendProgram } from './append-batch.ts'
+import { type AppendContext, createAppendTransaction } from './append-transaction.js'
 import { encodeBatch, RequestListReader } from './encoded-batch.js'
 import { APPEND_SQL } from './journal-sql.ts'
 import type { BetterSqliteDriver, KyselyDriver } from './sql-driver.ts'

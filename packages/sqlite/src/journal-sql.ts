@@ -1,6 +1,6 @@
 import { type EventEnvelope, type EventMetadata, isStatesourceError, JournalError } from '@statesource/core'
-import { TABLES } from './sqlite-schema.ts'
 import type { AppendSql } from './append-transaction.js'
+import { TABLES } from './sqlite-schema.ts'
 
 // Every statement the journal runs, as constant SQL: the better-sqlite3 driver caches one prepared
 // statement per string, and no statement is ever built from data.

@@ -10,9 +10,9 @@ import {
 } from '@statesource/core'
 import Database from 'better-sqlite3'
 import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
-import { BetterSqliteDriver, driveAsync, KyselyDriver, type SqlDriver } from './sql-driver.ts'
 import { type AppendWriter, connectionWriter, kyselyWriter } from './append-writer.ts'
 import { APPEND_SQL } from './journal-sql.ts'
+import { BetterSqliteDriver, driveAsync, KyselyDriver, type SqlDriver } from './sql-driver.ts'
 import { SQLITE_DEFAULTS } from './sqlite-defaults.ts'
 import { SqliteJournal, type SqliteJournalConfig } from './sqlite-journal.ts'
 import {

@@ -17,8 +17,8 @@ import {
   type ResolvedInputLimits,
   resolveInputLimits,
 } from '@statesource/core'
-import { type Observable, Subject } from 'rxjs'
 import { encodeAppendRequest, type PendingAppend } from '@statesource/core/internal'
+import { type Observable, Subject } from 'rxjs'
 import { applyResults, currentSeqNr, deleteProgram } from './append-batch.ts'
 import type { AppendContext } from './append-transaction.js'
 import { type AppendWriter, threadWriter } from './append-writer.ts'

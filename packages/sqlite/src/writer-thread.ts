@@ -1,6 +1,7 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
-import { JournalError, JournalOutcomeUnknownError } from '@statesource/core'
+
 import { Worker } from 'node:worker_threads'
+import { JournalError, JournalOutcomeUnknownError } from '@statesource/core'
 import type { AppendSql } from './append-transaction.js'
 import { type EncodedBatch, storedIn } from './encoded-batch.js'
 

@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest'
 import { acceptedRows, decideAppend, resultsOf } from '../src/append-transaction.js'
 import {
   ACCEPTED,
+  BatchReader,
   conflictHead,
   conflictStatus,
-  BatchReader,
-  encodeBatch,
   EVENT,
+  encodeBatch,
   REQUEST,
   storedIn,
 } from '../src/encoded-batch.js'

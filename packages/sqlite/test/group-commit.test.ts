@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { type SqliteOptions, type StatesourceSqlite, fromKysely, openSqlite } from '../src/open-sqlite.ts'
+import { fromKysely, openSqlite, type SqliteOptions, type StatesourceSqlite } from '../src/open-sqlite.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statesource-group-commit-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))

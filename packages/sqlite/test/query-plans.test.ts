@@ -1,7 +1,7 @@
 import { appendRequest, newEvent } from '@statesource/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SQL } from '../src/journal-sql.ts'
-import { type StatesourceSqlite, openSqlite } from '../src/open-sqlite.ts'
+import { openSqlite, type StatesourceSqlite } from '../src/open-sqlite.ts'
 
 let sqlite: StatesourceSqlite
 beforeAll(async () => {

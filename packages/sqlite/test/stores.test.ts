@@ -6,7 +6,7 @@ import { describeScheduleStoreSuite, describeStoreSuite } from '@statesource/tes
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type StatesourceSqlite, fromKysely, openSqlite } from '../src/open-sqlite.ts'
+import { fromKysely, openSqlite, type StatesourceSqlite } from '../src/open-sqlite.ts'
 import { createSqliteTransactionalOffsetStore, sqliteOffsets } from '../src/sqlite-projection.ts'
 import { createSqliteScheduleStore } from '../src/sqlite-schedule-store.ts'
 

@@ -5,8 +5,8 @@ import {
   defineAggregate,
   type Journal,
   type OffsetStore,
-  type ReadJournal,
   type Reader,
+  type ReadJournal,
   silentLogger,
 } from '@statesource/core'
 import { assign, setup } from 'xstate'

@@ -3,9 +3,9 @@ import path from 'node:path'
 import type { WorkloadSize } from '../cart-workload.ts'
 import {
   type CommandRunResult,
-  type OpenLoopResult,
   driveCommands,
   driveOpenLoop,
+  type OpenLoopResult,
 } from '../command-driver.ts'
 import { peerNamed } from '../peers.ts'
 import type { SqliteSynchronous } from '../sqlite-settings.ts'

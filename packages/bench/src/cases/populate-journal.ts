@@ -1,6 +1,6 @@
 import type { NewEvent } from '@statesource/core'
 import { probedCart } from '../cart-aggregate.ts'
-import { type WorkloadSize, commandAt, decideCart } from '../cart-workload.ts'
+import { commandAt, decideCart, type WorkloadSize } from '../cart-workload.ts'
 
 /**
  * The stored form of the (first) event command `i` of a workload records (every workload command is

@@ -19,12 +19,12 @@ import { openPostgres } from '@statesource/postgres'
 import pg from 'pg'
 import { cart } from '../cart-aggregate.ts'
 import {
+  addItem,
   type CartCommand,
   type CartEvent,
   commandAt,
-  type WorkloadSize,
-  addItem,
   decideCart,
+  type WorkloadSize,
 } from '../cart-workload.ts'
 import { RESULT_PREFIX } from '../child-protocol.ts'
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { openSqlite } from '@statesource/sqlite'
 import Database from 'better-sqlite3'
-import { type WorkloadSize, commandAt, decideCart, warmUpCommandAt, warmUpOf } from '../cart-workload.ts'
-import { type SqliteSynchronous, openRawSqlite } from '../sqlite-settings.ts'
+import { commandAt, decideCart, type WorkloadSize, warmUpCommandAt, warmUpOf } from '../cart-workload.ts'
+import { openRawSqlite, type SqliteSynchronous } from '../sqlite-settings.ts'
 
 /** The context rate of earlier reports: raw at 1,000 rows per transaction. */
 export const RAW_BATCH = 1000

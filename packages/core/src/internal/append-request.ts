@@ -1,7 +1,7 @@
 // Hot path: measured by packages/sqlite/bench/journal-bench.ts (pnpm bench). Measure before and after changing this file.
 import { StatesourceError } from '../errors.ts'
-import type { AppendOutcome, AppendRequest, EventMetadata } from '../persistence/envelope.ts'
 import { checkText, checkTexts } from '../persistence/check-text.ts'
+import type { AppendOutcome, AppendRequest, EventMetadata } from '../persistence/envelope.ts'
 import {
   checkEventLimits,
   checkPersistenceId,

@@ -6,7 +6,6 @@ import type { OffsetStore } from '../persistence/offset-store.ts'
 import type { ReadJournal } from '../persistence/read-journal.ts'
 import { createInMemoryDeadLetterStore, type DeadLetterStore } from './dead-letter-store.ts'
 import { type ProjectionHandle, type ReaderStatus, StoreProjectionHandle } from './projection-handle.ts'
-import type { PlacedReader, ReaderPlacement } from './reader-placement.ts'
 import {
   type AnyReader,
   DEFAULT_CHECKPOINT_EVENTS,
@@ -17,6 +16,7 @@ import {
   validateRetry,
 } from './reader.ts'
 import { describeFilter, ReaderFilter } from './reader-filter.ts'
+import type { PlacedReader, ReaderPlacement } from './reader-placement.ts'
 import { ReaderRunner } from './reader-runner.ts'
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type EventEnvelope, EventCodecRegistry } from '../../src/index.ts'
+import { EventCodecRegistry, type EventEnvelope } from '../../src/index.ts'
 
 const envelope = (payload: unknown, type = 'added'): EventEnvelope => ({
   ordering: 1,

@@ -2,8 +2,8 @@
 // XState release removes or changes what they rely on, instead of the gateway silently degrading.
 import { afterEach, describe, expect, it } from 'vitest'
 import { type AnyActorRef, createActor, createMachine, type InspectionEvent, setup, spawnChild } from 'xstate'
-import { CqrsPattern, createInMemoryJournal, createRepository, silentLogger } from '../../src/index.ts'
 import { hasEmitListeners } from '../../src/gateway/gateway-scope.ts'
+import { CqrsPattern, createInMemoryJournal, createRepository, silentLogger } from '../../src/index.ts'
 import { account } from '../fixtures.ts'
 
 const stops: (() => void)[] = []

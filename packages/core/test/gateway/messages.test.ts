@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { type AnyActorRef, createActor, createMachine } from 'xstate'
-import { type CqrsHandles, CqrsPattern, createInMemoryJournal, type Journal } from '../../src/index.ts'
 import { isGatewayEvent } from '../../src/gateway/messages.ts'
+import { type CqrsHandles, CqrsPattern, createInMemoryJournal, type Journal } from '../../src/index.ts'
 import { account } from '../fixtures.ts'
 
 const running: CqrsHandles[] = []

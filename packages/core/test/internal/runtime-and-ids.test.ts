@@ -1,5 +1,5 @@
-import { type AnyStateMachine, assign, setup } from 'xstate'
 import { describe, expect, it } from 'vitest'
+import { type AnyStateMachine, assign, setup } from 'xstate'
 import { uuidSequence } from '../../src/internal/ids.ts'
 import { MachineRuntime } from '../../src/internal/machine-runtime.ts'
 

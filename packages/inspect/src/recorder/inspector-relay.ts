@@ -3,8 +3,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createWebSocketInspector } from '@statelyai/inspect'
 import { StatesourceError } from '@statesource/core'
-import type { InspectionEvent } from 'xstate'
 import { WebSocket, WebSocketServer } from 'ws'
+import type { InspectionEvent } from 'xstate'
 import { authorityAllowed, isAddress, isLoopback, isLoopbackName, originAllowed } from '../http/host-check.ts'
 
 /** What {@link startInspectorRelay} is created with; every field has a default. */

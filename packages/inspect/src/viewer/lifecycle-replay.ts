@@ -1,6 +1,6 @@
 import type { AnyAggregate, EventCodecRegistry, EventEnvelope } from '@statesource/core'
-import type { AnyMachineSnapshot } from 'xstate'
 import { runtimeOf } from '@statesource/core/internal'
+import type { AnyMachineSnapshot } from 'xstate'
 import { step } from '../checks/journal-audit.ts'
 import { buildMermaid, type MermaidEdge } from '../export/chart-export.ts'
 import { activeStateIds, mermaidIdsOf, type StateNodeLike } from '../export/state-nodes.ts'

@@ -2,8 +2,8 @@
 import { type Observable, Subject } from 'rxjs'
 import { ConcurrencyError, StatesourceError } from '../../errors.ts'
 import { toJson } from '../../internal/json.ts'
-import type { AppendOutcome, AppendRequest, EventEnvelope } from '../envelope.ts'
 import { checkText, checkTexts } from '../check-text.ts'
+import type { AppendOutcome, AppendRequest, EventEnvelope } from '../envelope.ts'
 import type { Journal, RecoveryRead, RecoveryReadOptions, ReplayOptions } from '../journal.ts'
 import {
   checkEventLimits,
