@@ -111,9 +111,17 @@ export class EntityRecovery {
   }
 
   async #recover(entity: Entity): Promise<void> {
+    const startedAt = Date.now()
     const release = await this.#config.permits.acquire()
     try {
-      this.#config.scope.post(await this.#read(entity))
+      const store = this.#config.snapshotStore
+      const { start, older } = store
+        ? await this.#fromSnapshot(store, entity.aggregate, entity.pid)
+        : { start: initialPoint(entity.aggregate), older: undefined }
+      // One consistent read: with two reads, another process appending in between would make its events
+      // look deleted (counted by the second read, missing from the first).
+      const read = await this.#config.journal.readForRecovery(entity.pid, { fromSeqNr: start.fromSeqNr })
+      this.#config.scope.post(this.#fold(entity, start, older, read, startedAt))
     } catch (error) {
       const failed: RecoveryFailedMessage = {
         type: 'statesource.recovery-failed',
@@ -135,16 +143,15 @@ export class EntityRecovery {
     }
   }
 
-  async #read(entity: Entity): Promise<RecoveredMessage> {
-    const startedAt = Date.now()
+  /** Folds what was read (the snapshot's starting point and the journal's events) into the recovered state. */
+  #fold(
+    entity: Entity,
+    start: StartingPoint,
+    older: OlderSnapshot | undefined,
+    read: RecoveryRead,
+    startedAt: number,
+  ): RecoveredMessage {
     const { aggregate, pid } = entity
-    const store = this.#config.snapshotStore
-    const { start, older } = store
-      ? await this.#fromSnapshot(store, aggregate, pid)
-      : { start: initialPoint(aggregate), older: undefined }
-    // One consistent read: with two reads, another process appending in between would make its events
-    // look deleted (counted by the second read, missing from the first).
-    const read = await this.#config.journal.readForRecovery(pid, { fromSeqNr: start.fromSeqNr })
     const from = older ? this.#coverDeletedEvents(aggregate, pid, start, older, read) : start
     const envelopes =
       from === start ? read.events : read.events.filter((envelope) => envelope.seqNr >= from.fromSeqNr)
