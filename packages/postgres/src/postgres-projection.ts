@@ -7,7 +7,7 @@ import type {
   ReaderFilter,
 } from '@statesource/core'
 import { defineReader } from '@statesource/core'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { StatesourcePostgres } from './open-postgres.ts'
 
 /**
@@ -35,7 +35,10 @@ export interface PostgresProjectionConfig<TState, TEvent extends DomainEvent = D
   readonly errorPolicy?: ReaderErrorPolicy
   readonly retry?: Reader<TState, TEvent>['retry']
   readonly checkpoint?: CheckpointConfig
-  /** Creates the read-model tables; runs once when the projection is created. Make it idempotent. */
+  /**
+   * Creates the read-model tables; runs once when the projection is created, in a transaction under an advisory
+   * lock named after the projection (processes that start together run it one at a time). Make it idempotent.
+   */
   readonly setup?: (db: Kysely<any>) => Promise<unknown>
   readonly initialState: TState
   /**
@@ -83,7 +86,7 @@ export async function createPostgresProjection<TState, TEvent extends DomainEven
   config: PostgresProjectionConfig<TState, TEvent>,
 ): Promise<Reader<TState, TEvent>> {
   const { pg, name } = config
-  await config.setup?.(pg.kysely)
+  if (config.setup) await runSetup(pg, name, config.setup)
   return defineReader<TState, TEvent>({
     name,
     initialState: config.initialState,
@@ -103,5 +106,23 @@ export async function createPostgresProjection<TState, TEvent extends DomainEven
         await config.reset?.(tx.kysely)
         await tx.offsets.reset(name)
       }),
+  })
+}
+
+/**
+ * Runs a projection's `setup` in a transaction under an advisory lock named after the projection, so the
+ * processes of a cluster that start together run it one after another: PostgreSQL's `CREATE TABLE IF NOT
+ * EXISTS` is not safe against itself (two at once, and one fails on the catalog's unique index).
+ */
+async function runSetup(
+  pg: StatesourcePostgres,
+  name: string,
+  setup: (db: Kysely<any>) => Promise<unknown>,
+): Promise<void> {
+  await pg.kysely.transaction().execute(async (tx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${'statesource.projection-setup'}), hashtext(${name}))`.execute(
+      tx,
+    )
+    await setup(tx)
   })
 }

@@ -2,8 +2,9 @@ import path from 'node:path'
 import { CqrsPattern, defineReader, silentLogger } from '@statesource/core'
 import { counter } from '@statesource/test-support/read-side-fixtures'
 import { describeReadSideSuite } from '@statesource/test-support/read-side-suite'
+import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { openPostgres, type StatesourcePostgres } from '../src/index.ts'
+import { createPostgresProjection, openPostgres, type StatesourcePostgres } from '../src/index.ts'
 import { appliedProjection } from './fixtures/applied-projection.ts'
 import { adminQuery, freshSchema, openFresh, pgUrl } from './pg-test-server.ts'
 
@@ -72,5 +73,36 @@ describe('readers on the PostgreSQL journal', () => {
     await other.close()
     await handles.stop()
     await dispose()
+  })
+})
+
+describe('projection setup', () => {
+  it('runs one at a time when several processes create the same projection at once (CREATE TABLE IF NOT EXISTS races on its own)', async () => {
+    const first = await openFresh({ listen: false })
+    // Four pools on one schema stand for four processes starting together.
+    const others = await Promise.all(
+      [1, 2, 3].map(() => openPostgres(pgUrl(), { schema: first.schema, listen: false })),
+    )
+    try {
+      for (let round = 0; round < 5; round++) {
+        const table = `"${first.schema}".model_${round}`
+        await Promise.all(
+          [first.pg, ...others].map((pg) =>
+            createPostgresProjection({
+              pg,
+              name: `model-${round}`,
+              setup: (db) => sql.raw(`CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY)`).execute(db),
+              initialState: undefined,
+              apply: async (state) => state,
+            }),
+          ),
+        )
+        const [row] = await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)
+        expect(Number(row?.n)).toBe(0)
+      }
+    } finally {
+      for (const pg of others) await pg.close()
+      await first.dispose()
+    }
   })
 })
