@@ -307,6 +307,12 @@ export class StoreProjectionHandle<TState> implements ProjectionHandle<TState> {
     this.#controller = controller
   }
 
+  /**
+   * @internal Handed to a reader placement by a materialization: in use even while its reader runs in another
+   * process (and so is not attached here), until that materialization stops.
+   */
+  placed = false
+
   /** @internal */
   get attached(): boolean {
     return this.#controller !== undefined

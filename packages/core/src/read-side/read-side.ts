@@ -124,9 +124,6 @@ function resolveReadJournal(config: ReadSideConfig, create: boolean): ReadJourna
   return create ? journal.readJournal({ pollIntervalMs: config.pollIntervalMs }) : true
 }
 
-/** Handles of readers handed to a placement: not attached while they run elsewhere, yet in use. */
-const placedHandles = new WeakSet<StoreProjectionHandle<unknown>>()
-
 /** @internal The running read side of one materialized topology. */
 export class ReadSideRuntime {
   readonly #readSide: ReadSide
@@ -159,7 +156,7 @@ export class ReadSideRuntime {
         pollIntervalMs: config.pollIntervalMs,
       })
     for (const { reader, handle } of entries) {
-      if (handle.attached || placedHandles.has(handle)) {
+      if (handle.attached || handle.placed) {
         throw new NotConfiguredError(
           'reader',
           `Projection "${reader.name}" is already running in another materialized instance; stop those handles before materializing again.`,
@@ -192,7 +189,7 @@ export class ReadSideRuntime {
     this.#unplace = undefined
     if (unplace) await unplace().catch(() => undefined)
     await Promise.allSettled([...this.#runners.values()].map((runner) => runner.stop()))
-    for (const handle of this.handles.values()) placedHandles.delete(handle)
+    for (const handle of this.handles.values()) handle.placed = false
   }
 
   /**
@@ -201,7 +198,7 @@ export class ReadSideRuntime {
    */
   #placed(entry: Registered): PlacedReader {
     const name = entry.reader.name
-    placedHandles.add(entry.handle)
+    entry.handle.placed = true
     let current: ReaderRunner<unknown> | undefined
     let stopping: Promise<void> = Promise.resolve()
     // Every stop cancels the starts asked for before it, even one still waiting for an earlier stop.
