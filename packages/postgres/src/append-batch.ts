@@ -5,7 +5,13 @@ import {
   type EventEnvelope,
   type ResolvedInputLimits,
 } from '@statesource/core'
-import { type AppendEncoding, encodeAppendRequest, type PendingAppend } from '@statesource/core/internal'
+import {
+  type AppendEncoding,
+  type EncodedAppendCall,
+  encodeAppendRequest,
+  encodeAppendRequests,
+  type PendingAppend,
+} from '@statesource/core/internal'
 import { toDbText } from './pg-text.ts'
 
 /** A request that passed encoding and waits for its batch; its tags and `storedId` are escaped (`toDbText`). */
@@ -29,6 +35,14 @@ export function encodeRequest(
   limits: ResolvedInputLimits = DEFAULT_INPUT_LIMITS,
 ): PendingRequest {
   return encodeAppendRequest(request, limits, POSTGRES_ENCODING)
+}
+
+/** {@link encodeRequest} for every request of one `append` call: a request that fails takes its outcome at once. */
+export function encodeRequests(
+  requests: readonly AppendRequest[],
+  limits: ResolvedInputLimits,
+): EncodedAppendCall {
+  return encodeAppendRequests(requests, limits, POSTGRES_ENCODING)
 }
 
 /** The parameters of one call of the append function (see `postgres-schema.ts`), in its order. */

@@ -17,7 +17,7 @@ import {
   type AppendResult,
   appendParams,
   applyResult,
-  encodeRequest,
+  encodeRequests,
   type PendingRequest,
 } from './append-batch.ts'
 import {
@@ -201,17 +201,7 @@ export class PostgresJournal implements Journal, EventPageSource {
 
   append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     if (!this.#accepting) return Promise.reject(closedError())
-    const slots: (PendingRequest | AppendOutcome)[] = []
-    const pending: PendingRequest[] = []
-    for (const request of requests) {
-      try {
-        const encoded = encodeRequest(request, this.limits)
-        slots.push(encoded)
-        pending.push(encoded)
-      } catch (error) {
-        slots.push({ ok: false, error: error as Error })
-      }
-    }
+    const { slots, pending } = encodeRequests(requests, this.limits)
     if (pending.length === 0) return Promise.resolve(slots as AppendOutcome[])
     return new Promise<AppendOutcome[]>((resolve, reject) => {
       const call: PendingCall = { slots, waiting: pending.length, failed: false, resolve, reject }

@@ -17,7 +17,7 @@ import {
   type ResolvedInputLimits,
   resolveInputLimits,
 } from '@statesource/core'
-import { encodeAppendRequest, type PendingAppend } from '@statesource/core/internal'
+import { encodeAppendRequests, type PendingAppend } from '@statesource/core/internal'
 import { type Observable, Subject } from 'rxjs'
 import { applyResults, currentSeqNr, deleteProgram } from './append-batch.ts'
 import type { AppendContext } from './append-transaction.js'
@@ -202,19 +202,7 @@ export class SqliteJournal implements Journal, EventPageSource {
 
   append(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     if (!this.#accepting) return Promise.reject(closedError())
-    const slots: (PendingAppend | AppendOutcome)[] = []
-    const pending: PendingAppend[] = []
-    let events = 0
-    for (const request of requests) {
-      try {
-        const encoded = encodeAppendRequest(request, this.limits)
-        slots.push(encoded)
-        pending.push(encoded)
-        events += encoded.events.length
-      } catch (error) {
-        slots.push({ ok: false, error: error as Error })
-      }
-    }
+    const { slots, pending, events } = encodeAppendRequests(requests, this.limits)
     if (pending.length === 0) return Promise.resolve(slots as AppendOutcome[])
     return new Promise<AppendOutcome[]>((resolve, reject) => {
       this.#queue.push({ slots, pending, events, resolve, reject })

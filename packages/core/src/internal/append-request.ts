@@ -115,3 +115,38 @@ export function encodeAppendRequest(
   const storedId = storedText ? storedText(persistenceId) : persistenceId
   return { persistenceId, storedId, expectedSeqNr, events, outcome: undefined }
 }
+
+/** A journal call's requests after encoding: see {@link encodeAppendRequests}. */
+export interface EncodedAppendCall {
+  /** One per request, in order: its outcome already (encoding failed), or the request waiting for its batch. */
+  readonly slots: (PendingAppend | AppendOutcome)[]
+  /** The requests that passed encoding, in order. */
+  readonly pending: PendingAppend[]
+  /** The events of `pending`, counted. */
+  readonly events: number
+}
+
+/**
+ * Encodes the requests of one `append` call with {@link encodeAppendRequest}: a request that fails takes its
+ * failure as its outcome at once, in its own slot, and the others go on to their batch.
+ */
+export function encodeAppendRequests(
+  requests: readonly AppendRequest[],
+  limits: ResolvedInputLimits,
+  encoding?: AppendEncoding,
+): EncodedAppendCall {
+  const slots: (PendingAppend | AppendOutcome)[] = []
+  const pending: PendingAppend[] = []
+  let events = 0
+  for (const request of requests) {
+    try {
+      const encoded = encodeAppendRequest(request, limits, encoding)
+      slots.push(encoded)
+      pending.push(encoded)
+      events += encoded.events.length
+    } catch (error) {
+      slots.push({ ok: false, error: error as Error })
+    }
+  }
+  return { slots, pending, events }
+}

@@ -20,6 +20,8 @@ export { type EncodedJson, encodeEventJson, encodeEventMetadata } from './json.t
 export {
   type AppendEncoding,
   type EncodedEvent,
+  type EncodedAppendCall,
   encodeAppendRequest,
+  encodeAppendRequests,
   type PendingAppend,
 } from './append-request.ts'
